@@ -1,0 +1,17 @@
+/*
+ * broker/commands/families: the per-family command arrays that
+ * cmd_table_init() merges into the command table. Each family file
+ * (string.c, keys.c, ...) defines one array terminated by an entry with a
+ * NULL name, and owns its handlers.
+ */
+#ifndef BROKER_COMMANDS_FAMILIES_H
+#define BROKER_COMMANDS_FAMILIES_H
+
+#include "broker/commands/cmd.h"
+
+extern cmd_def cmd_string_defs[];  /* string.c */
+extern cmd_def cmd_keys_defs[];    /* keys.c */
+extern cmd_def cmd_conn_defs[];    /* conn.c: PING, ECHO, HELLO, AUTH, SELECT... */
+extern cmd_def cmd_server_defs[];  /* server.c: INFO, CONFIG, COMMAND, ... */
+
+#endif /* BROKER_COMMANDS_FAMILIES_H */

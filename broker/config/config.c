@@ -1,0 +1,688 @@
+/*
+ * broker/config: parameter table, file loading, CONFIG GET/SET/REWRITE.
+ *
+ * Every parameter is a row of config_table pointing at a field of the
+ * global `config`. CONFIG SET validates every pair first, then applies them
+ * in order, running the server's apply hook; if a hook fails, every value
+ * already changed in that call is restored (and re-applied), so the call is
+ * all or none, as in Redis 7.
+ *
+ * Not hot: only the config commands and start-up run this code.
+ */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "broker/config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "broker/util/glob.h"
+#include "broker/util/mem.h"
+#include "broker/util/num.h"
+
+runnel_config config;
+
+enum config_type { CONFIG_BOOL, CONFIG_INT, CONFIG_MEM, CONFIG_ENUM, CONFIG_STR };
+
+#define CONFIG_IMMUTABLE 1  /* CONFIG SET refuses it */
+#define CONFIG_MULTI_ARG 2  /* takes several words (bind) */
+#define CONFIG_DIR 4        /* CONFIG GET shows the working directory */
+
+typedef struct config_param {
+    const char *name;         /* lowercase name */
+    enum config_type type;    /* how values parse and print */
+    int flags;                /* CONFIG_IMMUTABLE, ... */
+    long long min, max;       /* bounds for numbers */
+    long long dflt;           /* default for numbers and bools */
+    const char *dflt_str;     /* default for strings */
+    const char *const *enums; /* names for CONFIG_ENUM, NULL-terminated */
+    long long *num;           /* storage for numbers, bools, enums */
+    char **str;               /* storage for strings */
+} config_param;
+
+static const char *const config_loglevels[] = {"debug", "verbose", "notice", "warning", NULL};
+
+#define NUM(f) &config.f, NULL
+#define STR(f) NULL, &config.f
+
+static config_param config_table[] = {
+    {"port", CONFIG_INT, 0, 0, 65535, 6379, NULL, NULL, NUM(port)},
+    {"bind", CONFIG_STR, CONFIG_MULTI_ARG, 0, 0, 0, "127.0.0.1", NULL, STR(bind)},
+    {"dir", CONFIG_STR, CONFIG_DIR, 0, 0, 0, "./data", NULL, STR(dir)},
+    {"databases", CONFIG_INT, CONFIG_IMMUTABLE, 1, INT_MAX, 16, NULL, NULL, NUM(databases)},
+    {"maxclients", CONFIG_INT, 0, 1, UINT_MAX, 10000, NULL, NULL, NUM(maxclients)},
+    {"timeout", CONFIG_INT, 0, 0, INT_MAX, 0, NULL, NULL, NUM(timeout)},
+    {"tcp-keepalive", CONFIG_INT, 0, 0, INT_MAX, 300, NULL, NULL, NUM(tcp_keepalive)},
+    {"tcp-backlog", CONFIG_INT, CONFIG_IMMUTABLE, 0, INT_MAX, 511, NULL, NULL, NUM(tcp_backlog)},
+    {"loglevel", CONFIG_ENUM, 0, 0, 0, CONFIG_LL_NOTICE, NULL, config_loglevels, NUM(loglevel)},
+    {"logfile", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "", NULL, STR(logfile)},
+    {"pidfile", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "", NULL, STR(pidfile)},
+    {"daemonize", CONFIG_BOOL, CONFIG_IMMUTABLE, 0, 1, 0, NULL, NULL, NUM(daemonize)},
+    {"requirepass", CONFIG_STR, 0, 0, 0, 0, "", NULL, STR(requirepass)},
+    {"proto-max-bulk-len", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 512LL * 1024 * 1024, NULL,
+     NULL, NUM(proto_max_bulk_len)},
+    {"client-query-buffer-limit", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 1024LL * 1024 * 1024,
+     NULL, NULL, NUM(client_query_buffer_limit)},
+    {"hz", CONFIG_INT, 0, 0, INT_MAX, 10, NULL, NULL, NUM(hz)},
+    {"slowlog-log-slower-than", CONFIG_INT, 0, -1, LLONG_MAX, 10000, NULL, NULL,
+     NUM(slowlog_log_slower_than)},
+    {"slowlog-max-len", CONFIG_INT, 0, 0, LLONG_MAX, 128, NULL, NULL, NUM(slowlog_max_len)},
+};
+
+#define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
+
+static char *config_path;          /* absolute path of the config file, owned */
+static config_apply_fn config_hook; /* server's apply hook, may be NULL */
+
+void
+config_init(void)
+{
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        config_param *p = &config_table[i];
+        if (p->str) {
+            util_free(*p->str);
+            *p->str = util_strdup(p->dflt_str);
+        } else {
+            *p->num = p->dflt;
+        }
+    }
+}
+
+void
+config_fini(void)
+{
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        if (config_table[i].str) {
+            util_free(*config_table[i].str);
+            *config_table[i].str = NULL;
+        }
+    }
+    util_free(config_path);
+    config_path = NULL;
+}
+
+const char *
+config_file(void)
+{
+    return config_path;
+}
+
+void
+config_set_apply_hook(config_apply_fn fn)
+{
+    config_hook = fn;
+}
+
+static config_param *
+config_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        if (strlen(config_table[i].name) == len && strncasecmp(config_table[i].name, name, len) == 0)
+            return &config_table[i];
+    }
+    return NULL;
+}
+
+/* Parses "1gb", "10mb", "100k", "42" like Redis's memtoull: units k kb m
+ * mb g gb, case-insensitive; returns 1 on success. */
+static int
+config_parse_mem(const char *s, size_t len, long long *out)
+{
+    size_t digits = 0;
+    unsigned long long mul = 1, v;
+    char unit[4] = {0};
+    while (digits < len && isdigit((unsigned char)s[digits]))
+        digits++;
+    if (digits == 0 && !(len > 0 && s[0] == '-'))
+        return 0;
+    if (len - digits > 2)
+        return 0;
+    for (size_t i = digits; i < len; i++)
+        unit[i - digits] = (char)tolower((unsigned char)s[i]);
+    if (unit[0] == '\0' || strcmp(unit, "b") == 0)
+        mul = 1;
+    else if (strcmp(unit, "k") == 0)
+        mul = 1000;
+    else if (strcmp(unit, "kb") == 0)
+        mul = 1024;
+    else if (strcmp(unit, "m") == 0)
+        mul = 1000 * 1000;
+    else if (strcmp(unit, "mb") == 0)
+        mul = 1024 * 1024;
+    else if (strcmp(unit, "g") == 0)
+        mul = 1000ULL * 1000 * 1000;
+    else if (strcmp(unit, "gb") == 0)
+        mul = 1024ULL * 1024 * 1024;
+    else
+        return 0;
+    if (!util_str2ull(s, digits, &v))
+        return 0;
+    if (v > (unsigned long long)LLONG_MAX / mul)
+        return 0;
+    *out = (long long)(v * mul);
+    return 1;
+}
+
+/* Validates argv as a value of p; on success stores the parsed value in
+ * *num or a new string in *str. Returns NULL or a static error text. */
+static const char *
+config_parse(const config_param *p, int argc, char **argv, long long *num, char **str)
+{
+    static char msg[160];
+    if (argc != 1 && !(p->flags & CONFIG_MULTI_ARG))
+        return "wrong number of arguments";
+    switch (p->type) {
+    case CONFIG_BOOL:
+        if (strcasecmp(argv[0], "yes") == 0)
+            *num = 1;
+        else if (strcasecmp(argv[0], "no") == 0)
+            *num = 0;
+        else
+            return "argument must be 'yes' or 'no'";
+        return NULL;
+    case CONFIG_INT:
+        if (!util_str2ll(argv[0], strlen(argv[0]), num))
+            return "argument couldn't be parsed into an integer";
+        goto range;
+    case CONFIG_MEM:
+        if (!config_parse_mem(argv[0], strlen(argv[0]), num))
+            return "argument must be a memory value";
+        goto range;
+    case CONFIG_ENUM:
+        for (int i = 0; p->enums[i]; i++) {
+            if (strcasecmp(argv[0], p->enums[i]) == 0) {
+                *num = i;
+                return NULL;
+            }
+        }
+        snprintf(msg, sizeof(msg), "argument(s) must be one of the following: ");
+        for (int i = 0; p->enums[i]; i++) {
+            strncat(msg, p->enums[i], sizeof(msg) - strlen(msg) - 1);
+            if (p->enums[i + 1])
+                strncat(msg, ", ", sizeof(msg) - strlen(msg) - 1);
+        }
+        return msg;
+    case CONFIG_STR: {
+        size_t total = 0;
+        for (int i = 0; i < argc; i++)
+            total += strlen(argv[i]) + 1;
+        *str = util_malloc(total + 1);
+        (*str)[0] = '\0';
+        for (int i = 0; i < argc; i++) {
+            if (i)
+                strcat(*str, " ");
+            strcat(*str, argv[i]);
+        }
+        return NULL;
+    }
+    }
+    return "unknown type";
+range:
+    if (*num < p->min || *num > p->max) {
+        snprintf(msg, sizeof(msg), "argument must be between %lld and %lld inclusive", p->min,
+                 p->max);
+        return msg;
+    }
+    return NULL;
+}
+
+/* Formats the current value of p into buf. */
+static const char *
+config_format(const config_param *p, char *buf, size_t cap)
+{
+    if (p->flags & CONFIG_DIR) {
+        if (getcwd(buf, cap) != NULL)
+            return buf;
+        return *p->str;
+    }
+    switch (p->type) {
+    case CONFIG_BOOL:
+        return *p->num ? "yes" : "no";
+    case CONFIG_INT:
+    case CONFIG_MEM:
+        util_ll2str(buf, *p->num);
+        return buf;
+    case CONFIG_ENUM:
+        return p->enums[*p->num];
+    case CONFIG_STR:
+        return *p->str;
+    }
+    return "";
+}
+
+int
+config_split_args(const char *line, char ***out)
+{
+    size_t n = 0, cap = 8;
+    char **args = util_malloc(cap * sizeof(char *));
+    const char *s = line;
+    for (;;) {
+        char *cur;
+        size_t len = 0, curcap = 16;
+        int inq = 0, insq = 0, done = 0;
+        while (*s && isspace((unsigned char)*s))
+            s++;
+        if (*s == '\0')
+            break;
+        cur = util_malloc(curcap);
+        while (!done) {
+            char ch = 0;
+            int emit = 1;
+            if (inq) {
+                if (*s == '\\' && s[1] == 'x' && isxdigit((unsigned char)s[2]) &&
+                    isxdigit((unsigned char)s[3])) {
+                    char hex[3] = {s[2], s[3], 0};
+                    ch = (char)strtol(hex, NULL, 16);
+                    s += 3;
+                } else if (*s == '\\' && s[1]) {
+                    s++;
+                    switch (*s) {
+                    case 'n': ch = '\n'; break;
+                    case 'r': ch = '\r'; break;
+                    case 't': ch = '\t'; break;
+                    case 'b': ch = '\b'; break;
+                    case 'a': ch = '\a'; break;
+                    default: ch = *s; break;
+                    }
+                } else if (*s == '"') {
+                    if (s[1] && !isspace((unsigned char)s[1]))
+                        goto err;
+                    done = 1;
+                    emit = 0;
+                } else if (*s == '\0') {
+                    goto err;
+                } else {
+                    ch = *s;
+                }
+            } else if (insq) {
+                if (*s == '\\' && s[1] == '\'') {
+                    s++;
+                    ch = '\'';
+                } else if (*s == '\'') {
+                    if (s[1] && !isspace((unsigned char)s[1]))
+                        goto err;
+                    done = 1;
+                    emit = 0;
+                } else if (*s == '\0') {
+                    goto err;
+                } else {
+                    ch = *s;
+                }
+            } else {
+                switch (*s) {
+                case ' ': case '\n': case '\r': case '\t': case '\0':
+                    done = 1;
+                    emit = 0;
+                    break;
+                case '"': inq = 1; emit = 0; break;
+                case '\'': insq = 1; emit = 0; break;
+                default: ch = *s; break;
+                }
+            }
+            if (emit) {
+                if (len + 2 > curcap) {
+                    curcap *= 2;
+                    cur = util_realloc(cur, curcap);
+                }
+                cur[len++] = ch;
+            }
+            if (*s)
+                s++;
+            continue;
+        err:
+            util_free(cur);
+            config_free_args(args, (int)n);
+            return -1;
+        }
+        cur[len] = '\0';
+        if (n == cap) {
+            cap *= 2;
+            args = util_realloc(args, cap * sizeof(char *));
+        }
+        args[n++] = cur;
+    }
+    *out = args;
+    return (int)n;
+}
+
+void
+config_free_args(char **args, int n)
+{
+    for (int i = 0; i < n; i++)
+        util_free(args[i]);
+    util_free(args);
+}
+
+/* Stores a parsed value into p's storage (taking str). */
+static void
+config_store(config_param *p, long long num, char *str)
+{
+    if (p->str) {
+        util_free(*p->str);
+        *p->str = str;
+    } else {
+        *p->num = num;
+    }
+}
+
+static int
+config_load_text(char *text, char *err, size_t errlen)
+{
+    int lineno = 0;
+    char *next;
+    for (char *line = text; line; line = next) {
+        char **argv;
+        int argc;
+        const char *why = NULL;
+        config_param *p;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        while (isspace((unsigned char)*line))
+            line++;
+        if (*line == '#' || *line == '\0')
+            continue;
+        argc = config_split_args(line, &argv);
+        if (argc < 0) {
+            why = "Unbalanced quotes in configuration line";
+        } else if (argc == 0) {
+            config_free_args(argv, 0);
+            continue;
+        } else {
+            long long num = 0;
+            char *str = NULL;
+            p = config_find(argv[0], strlen(argv[0]));
+            if (p == NULL || argc < 2)
+                why = "Bad directive or wrong number of arguments";
+            else if ((why = config_parse(p, argc - 1, argv + 1, &num, &str)) == NULL)
+                config_store(p, num, str);
+            config_free_args(argv, argc);
+        }
+        if (why) {
+            snprintf(err, errlen,
+                     "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n"
+                     "Reading the configuration file, at line %d\n>>> '%s'\n%s\n",
+                     lineno, line, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+config_load(const char *path, const char *extra, char *err, size_t errlen)
+{
+    if (path) {
+        FILE *f = fopen(path, "r");
+        char *text, resolved[PATH_MAX];
+        long size;
+        int rc;
+        if (f == NULL) {
+            snprintf(err, errlen, "Fatal error, can't open config file '%s': %s", path,
+                     strerror(errno));
+            return -1;
+        }
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        text = util_malloc((size_t)size + 1);
+        size = (long)fread(text, 1, (size_t)size, f);
+        text[size] = '\0';
+        fclose(f);
+        util_free(config_path);
+        config_path = util_strdup(realpath(path, resolved) ? resolved : path);
+        rc = config_load_text(text, err, errlen);
+        util_free(text);
+        if (rc < 0)
+            return -1;
+    }
+    if (extra && *extra) {
+        char *copy = util_strdup(extra);
+        int rc = config_load_text(copy, err, errlen);
+        util_free(copy);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void
+config_cmd_get(reply *r, int argc, const resp_arg *argv)
+{
+    /* Each parameter appears once even when several patterns match it. */
+    char seen[CONFIG_COUNT] = {0};
+    size_t mark = reply_defer(r);
+    long long n = 0;
+    for (int a = 2; a < argc; a++) {
+        for (size_t i = 0; i < CONFIG_COUNT; i++) {
+            const config_param *p = &config_table[i];
+            char buf[PATH_MAX];
+            const char *v;
+            if (seen[i] || !util_glob_match(argv[a].ptr, argv[a].len, p->name, strlen(p->name), 1))
+                continue;
+            seen[i] = 1;
+            v = config_format(p, buf, sizeof(buf));
+            reply_bulk_cstr(r, p->name);
+            reply_bulk_cstr(r, v);
+            n++;
+        }
+    }
+    reply_defer_map(r, mark, n);
+}
+
+/* Saved value for the rollback of a failed CONFIG SET. */
+typedef struct config_undo {
+    config_param *p;  /* parameter changed */
+    long long num;    /* old number */
+    char *str;        /* old string, owned */
+} config_undo;
+
+void
+config_cmd_set(reply *r, int argc, const resp_arg *argv)
+{
+    int npairs = (argc - 2) / 2;
+    config_param **params;
+    long long *nums;
+    char **strs;
+    config_undo *undo;
+    const char *why = NULL;
+    int bad = -1, applied = 0;
+
+    if (argc < 4 || (argc - 2) % 2 != 0) {
+        reply_error(r, "ERR wrong number of arguments for 'config|set' command");
+        return;
+    }
+    params = util_calloc((size_t)npairs, sizeof(*params));
+    nums = util_calloc((size_t)npairs, sizeof(*nums));
+    strs = util_calloc((size_t)npairs, sizeof(*strs));
+    undo = util_calloc((size_t)npairs, sizeof(*undo));
+
+    /* Pass 1: every name known, no duplicates, every value valid. */
+    for (int i = 0; i < npairs && !why; i++) {
+        const resp_arg *name = &argv[2 + 2 * i], *val = &argv[3 + 2 * i];
+        config_param *p = config_find(name->ptr, name->len);
+        if (p == NULL) {
+            reply_errorf(r, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                         (int)name->len, name->ptr);
+            goto out;
+        }
+        params[i] = p;
+        bad = i;
+        if (p->flags & CONFIG_IMMUTABLE) {
+            why = "can't set immutable config";
+            break;
+        }
+        for (int j = 0; j < i; j++) {
+            if (params[j] == p)
+                why = "duplicate parameter";
+        }
+        if (why)
+            break;
+        {
+            char *v = util_memdup(val->ptr, val->len), **vargv;
+            int vargc;
+            if (p->flags & CONFIG_MULTI_ARG) {
+                vargc = config_split_args(v, &vargv);
+                if (vargc < 0) {
+                    why = "Unbalanced quotes in configuration line";
+                    util_free(v);
+                    break;
+                }
+                why = config_parse(p, vargc, vargv, &nums[i], &strs[i]);
+                config_free_args(vargv, vargc);
+            } else {
+                why = config_parse(p, 1, &v, &nums[i], &strs[i]);
+            }
+            util_free(v);
+        }
+    }
+    if (why)
+        goto fail;
+
+    /* Pass 2: store and apply in order; roll everything back on failure. */
+    for (int i = 0; i < npairs; i++) {
+        config_param *p = params[i];
+        undo[i].p = p;
+        if (p->str)
+            undo[i].str = util_strdup(*p->str);
+        else
+            undo[i].num = *p->num;
+        config_store(p, nums[i], strs[i]);
+        strs[i] = NULL;
+        applied = i + 1;
+        if (config_hook && config_hook(p->name, &why) != 0) {
+            bad = i;
+            break;
+        }
+    }
+    if (why) {
+        for (int i = applied - 1; i >= 0; i--) {
+            config_store(undo[i].p, undo[i].num, undo[i].str);
+            undo[i].str = NULL;
+            if (config_hook && i != bad) {
+                const char *ignored;
+                config_hook(undo[i].p->name, &ignored);
+            }
+        }
+        goto fail;
+    }
+    reply_ok(r);
+    goto out;
+fail:
+    reply_errorf(r, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                 (int)argv[2 + 2 * bad].len, argv[2 + 2 * bad].ptr, why);
+out:
+    for (int i = 0; i < npairs; i++) {
+        util_free(strs[i]);
+        util_free(undo[i].str);
+    }
+    util_free(params);
+    util_free(nums);
+    util_free(strs);
+    util_free(undo);
+}
+
+/* Appends the directive line for p's current value to out. */
+static void
+config_rewrite_line(const config_param *p, FILE *out)
+{
+    char buf[PATH_MAX];
+    const char *v = p->str && !(p->flags & CONFIG_DIR) ? *p->str : config_format(p, buf, sizeof(buf));
+    if (p->str && !(p->flags & CONFIG_MULTI_ARG)) {
+        /* Quote strings so spaces and special bytes survive a reload. */
+        fprintf(out, "%s \"", p->name);
+        for (const char *s = v; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                fprintf(out, "\\%c", *s);
+            else if (isprint((unsigned char)*s))
+                fputc(*s, out);
+            else
+                fprintf(out, "\\x%02x", (unsigned char)*s);
+        }
+        fprintf(out, "\"\n");
+    } else {
+        fprintf(out, "%s %s\n", p->name, v);
+    }
+}
+
+static int
+config_is_default(const config_param *p)
+{
+    if (p->flags & CONFIG_DIR)
+        return 0;
+    if (p->str)
+        return strcmp(*p->str, p->dflt_str) == 0;
+    return *p->num == p->dflt;
+}
+
+void
+config_cmd_rewrite(reply *r)
+{
+    FILE *in, *out;
+    char tmp[PATH_MAX + 16], line[8192];
+    char done[CONFIG_COUNT] = {0};
+    int generated = 0;
+
+    if (config_path == NULL) {
+        reply_error(r, "ERR The server is running without a config file");
+        return;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", config_path, (int)getpid());
+    out = fopen(tmp, "w");
+    if (out == NULL) {
+        reply_errorf(r, "ERR Rewriting config file: %s", strerror(errno));
+        return;
+    }
+    in = fopen(config_path, "r");
+    /* Keep comments and unknown lines where they are; replace the first
+     * line of each known parameter with its current value and drop repeats. */
+    while (in && fgets(line, sizeof(line), in)) {
+        char **argv;
+        const char *s = line;
+        int argc;
+        config_param *p;
+        while (isspace((unsigned char)*s))
+            s++;
+        if (*s == '#' || *s == '\0') {
+            if (strcmp(line, "# Generated by CONFIG REWRITE\n") == 0)
+                generated = 1;
+            fputs(line, out);
+            continue;
+        }
+        argc = config_split_args(s, &argv);
+        p = argc > 0 ? config_find(argv[0], strlen(argv[0])) : NULL;
+        if (argc >= 0)
+            config_free_args(argv, argc);
+        if (p == NULL) {
+            fputs(line, out);
+            continue;
+        }
+        if (!done[p - config_table])
+            config_rewrite_line(p, out);
+        done[p - config_table] = 1;
+    }
+    if (in)
+        fclose(in);
+    for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        if (done[i] || config_is_default(&config_table[i]))
+            continue;
+        if (!generated) {
+            fputs("# Generated by CONFIG REWRITE\n", out);
+            generated = 1;
+        }
+        config_rewrite_line(&config_table[i], out);
+    }
+    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 ||
+        rename(tmp, config_path) != 0) {
+        reply_errorf(r, "ERR Rewriting config file: %s", strerror(errno));
+        unlink(tmp);
+        return;
+    }
+    reply_ok(r);
+}

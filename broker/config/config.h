@@ -1,0 +1,77 @@
+/*
+ * broker/config: the server's parameters, in redis.conf syntax.
+ *
+ * One table describes every parameter (name, type, bounds, default, whether
+ * CONFIG SET may change it) and points at its storage in the global
+ * `config` struct, so reading a value is a plain field access on the hot
+ * path. The same table serves the config file, command-line overrides,
+ * CONFIG GET (glob patterns), CONFIG SET (several pairs, all or none) and
+ * CONFIG REWRITE (in place, keeping comments and unknown lines).
+ *
+ * Not here: applying a change to live sockets; the server registers an
+ * apply hook for the parameters it must act on (port, bind, dir, ...).
+ */
+#ifndef BROKER_CONFIG_CONFIG_H
+#define BROKER_CONFIG_CONFIG_H
+
+#include <stddef.h>
+
+#include "broker/reply/reply.h"
+#include "protocols/resp/resp.h"
+
+/* Loglevels, in the order of Redis's enum. */
+enum { CONFIG_LL_DEBUG = 0, CONFIG_LL_VERBOSE, CONFIG_LL_NOTICE, CONFIG_LL_WARNING };
+
+typedef struct runnel_config {
+    long long port;                       /* TCP port, 0 = no TCP listener */
+    char *bind;                           /* space-separated addresses, owned */
+    char *dir;                            /* working dir as configured, owned */
+    long long databases;                  /* number of databases (immutable) */
+    long long maxclients;                 /* connected clients limit */
+    long long timeout;                    /* idle seconds before close, 0 off */
+    long long tcp_keepalive;              /* seconds, 0 off */
+    long long tcp_backlog;                /* listen() backlog (immutable) */
+    long long loglevel;                   /* CONFIG_LL_* */
+    char *logfile;                        /* "" = stdout (immutable), owned */
+    char *pidfile;                        /* "" = none (immutable), owned */
+    long long daemonize;                  /* bool (immutable) */
+    char *requirepass;                    /* "" = no password, owned */
+    long long proto_max_bulk_len;         /* bytes */
+    long long client_query_buffer_limit;  /* bytes */
+    long long hz;                         /* cron frequency as configured */
+    long long slowlog_log_slower_than;    /* usec, <0 disables */
+    long long slowlog_max_len;            /* entries kept */
+} runnel_config;
+
+extern runnel_config config;
+
+/* Sets every parameter to its default. Call once before loading. */
+void config_init(void);
+void config_fini(void);
+
+/* Applies the text of a config file followed by extra lines (the
+ * command-line overrides, one directive per line). On error returns -1 and
+ * writes Redis's fatal message into err (caller prints it and exits). */
+int config_load(const char *path, const char *extra, char *err, size_t errlen);
+/* Absolute path of the loaded file, NULL without one. */
+const char *config_file(void);
+
+/* Hook run after CONFIG SET changed name; returns 0, or -1 with *err set
+ * to a static message ("Unable to listen on this port"). The change is
+ * rolled back on failure. */
+typedef int (*config_apply_fn)(const char *name, const char **err);
+void config_set_apply_hook(config_apply_fn fn);
+
+/* CONFIG subcommands: parse the arguments (argv[0] is "config", argv[1]
+ * the subcommand) and write the reply. */
+void config_cmd_get(reply *r, int argc, const resp_arg *argv);
+void config_cmd_set(reply *r, int argc, const resp_arg *argv);
+void config_cmd_rewrite(reply *r);
+
+/* Splits a line like Redis's sdssplitargs. Returns the count of args
+ * (each a NUL-terminated copy in out[], caller frees with
+ * config_free_args) or -1 on unbalanced quotes. */
+int config_split_args(const char *line, char ***out);
+void config_free_args(char **args, int n);
+
+#endif /* BROKER_CONFIG_CONFIG_H */

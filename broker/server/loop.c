@@ -1,0 +1,256 @@
+/*
+ * broker/server/loop: libuv glue for the core thread: listeners, the cron
+ * timer, signals, the before-sleep flush, and graceful shutdown.
+ *
+ * The prepare handle runs once per loop iteration just before libuv blocks
+ * for I/O: that is where replies are written (Redis's beforeSleep). The
+ * cron timer runs hz times a second for active expiry, idle-client
+ * timeouts and incremental rehashing.
+ */
+#include "broker/server/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/config/config.h"
+#include "broker/util/mem.h"
+
+#include <stdarg.h>
+#include <sys/time.h>
+#include <time.h>
+
+server srv;
+
+int64_t
+server_now_ms(void)
+{
+    return server_ustime() / 1000;
+}
+
+long long
+server_ustime(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+void
+server_log(int level, const char *fmt, ...)
+{
+    static const char marks[] = ".-*#";
+    char msg[1024], when[64];
+    struct timeval tv;
+    struct tm tm;
+    FILE *f;
+    va_list ap;
+    if (level < config.loglevel)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(when, sizeof(when), "%d %b %Y %H:%M:%S", &tm);
+    f = config.logfile && config.logfile[0] ? fopen(config.logfile, "a") : stdout;
+    if (f == NULL)
+        return;
+    fprintf(f, "%d:M %s.%03d %c %s\n", (int)getpid(), when, (int)(tv.tv_usec / 1000),
+            marks[level], msg);
+    if (f != stdout)
+        fclose(f);
+    else
+        fflush(f);
+}
+
+
+static void
+loop_listener_closed(uv_handle_t *h)
+{
+    util_free(h);
+}
+
+void
+loop__close_listeners(void)
+{
+    for (int i = 0; i < srv.nlisteners; i++)
+        uv_close((uv_handle_t *)srv.listeners[i], loop_listener_closed);
+    util_free(srv.listeners);
+    srv.listeners = NULL;
+    srv.nlisteners = 0;
+}
+
+/* Replaces the listeners with one per address in config.bind on
+ * config.port. Returns 0, or -1 after logging why (CONFIG SET then rolls
+ * back and calls it again). Each handle is freed in its close callback,
+ * so this is safe from inside a loop callback. */
+int
+loop__listen(void)
+{
+    char **addrs;
+    int n = config_split_args(config.bind, &addrs);
+    uv_tcp_t **ls;
+    int opened = 0;
+    if (n < 0)
+        return -1;
+    if (config.port == 0 || n == 0) {
+        config_free_args(addrs, n);
+        loop__close_listeners();
+        return 0;
+    }
+    /* Close first, as Redis does: the new set may reuse an address. A
+     * failure leaves nothing listening and the caller restores the old
+     * configuration, which listens again. */
+    loop__close_listeners();
+    ls = util_calloc((size_t)n, sizeof(*ls));
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_storage sa;
+        const char *a = addrs[i];
+        int optional = a[0] == '-', rc, v6;
+        uv_tcp_t *t;
+        if (optional)
+            a++;
+        if (strcmp(a, "*") == 0)
+            a = "0.0.0.0";
+        v6 = strchr(a, ':') != NULL;
+        if (v6)
+            rc = uv_ip6_addr(strcmp(a, "::*") == 0 ? "::" : a, (int)config.port,
+                             (struct sockaddr_in6 *)&sa);
+        else
+            rc = uv_ip4_addr(a, (int)config.port, (struct sockaddr_in *)&sa);
+        t = util_calloc(1, sizeof(*t));
+        uv_tcp_init(srv.loop, t);
+        if (rc == 0)
+            rc = uv_tcp_bind(t, (struct sockaddr *)&sa, v6 ? UV_TCP_IPV6ONLY : 0);
+        if (rc == 0)
+            rc = uv_listen((uv_stream_t *)t, (int)config.tcp_backlog, client__accept);
+        if (rc != 0) {
+            uv_close((uv_handle_t *)t, loop_listener_closed);
+            if (optional)
+                continue;
+            server_log(CONFIG_LL_WARNING,
+                       "Warning: Could not create server TCP listening socket %s:%lld: %s", a,
+                       config.port, uv_strerror(rc));
+            for (int k = 0; k < opened; k++)
+                uv_close((uv_handle_t *)ls[k], loop_listener_closed);
+            config_free_args(addrs, n);
+            util_free(ls);
+            return -1;
+        }
+        ls[opened++] = t;
+    }
+    config_free_args(addrs, n);
+    srv.listeners = ls;
+    srv.nlisteners = opened;
+    return 0;
+}
+
+static void
+loop_cron(uv_timer_t *t)
+{
+    int64_t now = server_now_ms();
+    long long hz = config.hz < 1 ? 1 : config.hz > 500 ? 500 : config.hz;
+    (void)t;
+    ks_clock_sec = (uint32_t)(now / 1000);
+    /* Active expiry gets a quarter of each tick, as Redis's slow cycle. */
+    ks_active_expire(&srv.ks, now, 1000000 / hz / 4);
+    ks_cron(&srv.ks, 1);
+    client__close_idle(now);
+    if (srv.pause_end_ms && now >= srv.pause_end_ms) {
+        srv.pause_end_ms = 0;
+        client__resume_paused();
+    }
+    if ((uint64_t)(1000 / hz) != uv_timer_get_repeat(&srv.cron))
+        uv_timer_set_repeat(&srv.cron, (uint64_t)(1000 / hz));
+}
+
+static void
+loop_flush(uv_prepare_t *p)
+{
+    (void)p;
+    client__flush_all();
+}
+
+static void
+loop_walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void
+loop__shutdown(void)
+{
+    if (srv.shutting_down)
+        return;
+    srv.shutting_down = 1;
+    server_log(CONFIG_LL_WARNING, "User requested shutdown...");
+    if (config.pidfile[0])
+        unlink(config.pidfile);
+    client__close_all();
+    loop__close_listeners();
+    uv_timer_stop(&srv.cron);
+    uv_timer_stop(&srv.unpause);
+    uv_prepare_stop(&srv.flush);
+    uv_signal_stop(&srv.sigterm);
+    uv_signal_stop(&srv.sigint);
+    server_log(CONFIG_LL_WARNING, "Runnel is now ready to exit, bye bye...");
+    uv_walk(srv.loop, loop_walk_close, NULL);
+}
+
+static void
+loop_signal(uv_signal_t *s, int signum)
+{
+    (void)s;
+    server_log(CONFIG_LL_WARNING, "Received %s scheduling shutdown...",
+               signum == SIGINT ? "SIGINT" : "SIGTERM");
+    loop__shutdown();
+}
+
+int
+loop__config_apply(const char *name, const char **err)
+{
+    if (strcmp(name, "port") == 0 || strcmp(name, "bind") == 0) {
+        if (loop__listen() != 0) {
+            *err = strcmp(name, "port") == 0 ? "Unable to listen on this port"
+                                              : "Failed to bind to specified addresses.";
+            return -1;
+        }
+    } else if (strcmp(name, "dir") == 0) {
+        if (chdir(config.dir) != 0) {
+            *err = strerror(errno);
+            return -1;
+        }
+    } else if (strcmp(name, "hz") == 0) {
+        long long hz = config.hz < 1 ? 1 : config.hz > 500 ? 500 : config.hz;
+        uv_timer_set_repeat(&srv.cron, (uint64_t)(1000 / hz));
+    }
+    return 0;
+}
+
+int
+loop_run(void)
+{
+    long long hz = config.hz < 1 ? 1 : config.hz > 500 ? 500 : config.hz;
+    srv.loop = uv_default_loop();
+    if (loop__listen() != 0)
+        return 1;
+    uv_timer_init(srv.loop, &srv.cron);
+    uv_timer_start(&srv.cron, loop_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
+    uv_timer_init(srv.loop, &srv.unpause);
+    uv_prepare_init(srv.loop, &srv.flush);
+    uv_prepare_start(&srv.flush, loop_flush);
+    uv_signal_init(srv.loop, &srv.sigterm);
+    uv_signal_start(&srv.sigterm, loop_signal, SIGTERM);
+    uv_signal_init(srv.loop, &srv.sigint);
+    uv_signal_start(&srv.sigint, loop_signal, SIGINT);
+    server_log(CONFIG_LL_NOTICE, "Ready to accept connections tcp");
+    uv_run(srv.loop, UV_RUN_DEFAULT);
+    uv_loop_close(srv.loop);
+    return srv.exit_code;
+}
