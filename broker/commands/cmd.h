@@ -104,6 +104,7 @@ typedef struct cmd_keyspec {
     int lastkey;        /* find_keys lastkey: 0 one key, -1 to the last arg */
     int keystep;        /* find_keys keystep */
     int limit;          /* find_keys limit */
+    const char *notes;  /* COMMAND INFO "notes", or NULL */
 } cmd_keyspec;
 
 typedef struct cmd_ctx {
@@ -180,7 +181,8 @@ int cmd_reply_wrongtype(cmd_ctx *c);
 /* Parses argv[i] as a strict integer; on failure replies "ERR value is not
  * an integer or out of range" and returns -1. */
 int cmd_get_ll_or_reply(cmd_ctx *c, int i, long long *out, const char *msg);
-/* 1 when argv[i] equals s, ignoring case. */
+/* 1 when argv[i], up to a NUL byte, equals s ignoring case (Redis's
+ * strcasecmp on option names). */
 int cmd_arg_is(const cmd_ctx *c, int i, const char *s);
 /* Lookup helpers on the caller's database. */
 ks_obj *cmd_lookup_read(cmd_ctx *c, int i);

@@ -156,10 +156,8 @@ static void
 cmd_select(cmd_ctx *c)
 {
     long long id;
-    if (!util_str2ll(c->argv[1].ptr, c->argv[1].len, &id)) {
-        reply_error(c->r, "ERR invalid DB index");
+    if (cmd_get_ll_or_reply(c, 1, &id, NULL) < 0)
         return;
-    }
     if (id < 0 || id >= c->ks->count) {
         reply_error(c->r, "ERR DB index is out of range");
         return;

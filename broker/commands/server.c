@@ -140,7 +140,11 @@ server_command_info(reply *r, const cmd_def *d)
     server_words(r, d->tips, 1, 0);
     reply_set(r, nks);
     for (int i = 0; i < nks; i++) {
-        reply_map(r, 3);
+        reply_map(r, ks[i].notes ? 4 : 3);
+        if (ks[i].notes) {
+            reply_bulk_cstr(r, "notes");
+            reply_bulk_cstr(r, ks[i].notes);
+        }
         reply_bulk_cstr(r, "flags");
         server_words(r, ks[i].flags, 1, 1);
         reply_bulk_cstr(r, "begin_search");
@@ -307,7 +311,7 @@ cmd_command(cmd_ctx *c)
             if (d)
                 server_command_info(c->r, d);
             else
-                reply_null_array(c->r);
+                reply_null(c->r);
         }
     } else if (strcmp(sub, "docs") == 0) {
         size_t mark = reply_defer(c->r);

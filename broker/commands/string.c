@@ -16,6 +16,7 @@
  * Not here: key-level commands (keys.c), bit operations, propagation.
  */
 #include "broker/commands/families.h"
+#include "broker/config/config.h"
 
 #include <limits.h>
 #include <math.h>
@@ -27,9 +28,9 @@
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
 
-/* Largest string a command may build: the default proto-max-bulk-len.
- * It becomes the configured value once the config exposes it. */
-#define STRING_MAX_LEN (512LL * 1024 * 1024)
+/* Largest string a command may build: proto-max-bulk-len, as Redis's
+ * checkStringLength uses. */
+#define STRING_MAX_LEN (config.proto_max_bulk_len)
 
 /* Buffer for a long double printed with "%.17Lf": enough for LDBL_MAX. */
 #define STRING_LD_BUF UTIL_LD_MAX_CHARS
@@ -634,6 +635,27 @@ cmd_incrbyfloat(cmd_ctx *c)
  * the LCS of a[0..i) and b[0..j); rows of blen + 1 cells. */
 #define STRING_LCS_AT(t, i, j, blen) ((t)[(size_t)(i) * ((size_t)(blen) + 1) + (size_t)(j)])
 
+/* Fills the (alen + 1) x (blen + 1) table bottom-up. O(alen * blen). */
+static void
+string_lcs_fill(uint32_t *t, const char *a, uint32_t alen, const char *b, uint32_t blen)
+{
+    for (uint32_t i = 0; i <= alen; i++) {
+        for (uint32_t j = 0; j <= blen; j++) {
+            uint32_t v;
+            if (i == 0 || j == 0) {
+                v = 0;
+            } else if (a[i - 1] == b[j - 1]) {
+                v = STRING_LCS_AT(t, i - 1, j - 1, blen) + 1;
+            } else {
+                uint32_t up = STRING_LCS_AT(t, i - 1, j, blen);
+                uint32_t left = STRING_LCS_AT(t, i, j - 1, blen);
+                v = up > left ? up : left;
+            }
+            STRING_LCS_AT(t, i, j, blen) = v;
+        }
+    }
+}
+
 /* Writes one IDX match: [[a_start, a_end], [b_start, b_end](, len)]. */
 static void
 string_lcs_reply_match(reply *r, uint32_t as, uint32_t ae, uint32_t bs, uint32_t be, int withlen)
@@ -649,11 +671,11 @@ string_lcs_reply_match(reply *r, uint32_t as, uint32_t ae, uint32_t bs, uint32_t
         reply_int(r, (long long)(ae - as + 1));
 }
 
-/* Walks the table back from (alen, blen), filling out (when not NULL, of
- * the LCS length) and, when idx, writing the matched ranges from the end
- * of the strings to the start. Ties between the two neighbour cells step
- * back in b, which decides which of several equal answers comes out.
- * Returns the ranges written. */
+/* Walks the table back from (alen, blen), writing the LCS itself into out
+ * when out is not NULL (room for the LCS length) and, when idx, replying
+ * the matched ranges from the end of the strings to the start. Ties between the two neighbour cells
+ * step back in b, which decides which of several equal answers comes out. Returns the ranges
+ * written. */
 static long long
 string_lcs_walk(reply *r, const uint32_t *t, const char *a, uint32_t alen, const char *b,
                 uint32_t blen, char *out, int idx, long long minlen, int withlen)
@@ -759,21 +781,7 @@ cmd_lcs(cmd_ctx *c)
         reply_error(c->r, "ERR Insufficient memory, failed allocating transient memory for LCS");
         return;
     }
-    for (uint32_t i = 0; i <= alen; i++) {
-        for (uint32_t j = 0; j <= blen; j++) {
-            uint32_t v;
-            if (i == 0 || j == 0) {
-                v = 0;
-            } else if (a[i - 1] == b[j - 1]) {
-                v = STRING_LCS_AT(t, i - 1, j - 1, blen) + 1;
-            } else {
-                uint32_t up = STRING_LCS_AT(t, i - 1, j, blen);
-                uint32_t left = STRING_LCS_AT(t, i, j - 1, blen);
-                v = up > left ? up : left;
-            }
-            STRING_LCS_AT(t, i, j, blen) = v;
-        }
-    }
+    string_lcs_fill(t, a, alen, b, blen);
     total = STRING_LCS_AT(t, alen, blen, blen);
     if (getidx) {
         size_t mark;
@@ -808,12 +816,15 @@ cmd_lcs(cmd_ctx *c)
 /* One table entry with its single key spec (flags, lastkey and keystep as
  * COMMAND INFO shows them; every string command's keys start at index 1)
  * and its command tips. Subcommands and statistics start empty. */
-#define STRING_CMD(nm, fn_, ar, fl, ac, fk, lk, ks, sum, since_, cx, kflags, klast, kstep, tp)     \
+#define STRING_CMD(...) STRING_CMDN(NULL, __VA_ARGS__)
+#define STRING_CMDN(kn, nm, fn_, ar, fl, ac, fk, lk, ks, sum, since_, cx, kflags, klast, kstep,    \
+                    tp)                                                                            \
     {                                                                                              \
         .name = (nm), .fn = (fn_), .arity = (ar), .flags = (fl), .acl = (ac), .first_key = (fk),   \
         .last_key = (lk), .key_step = (ks), .summary = (sum), .since = (since_),                   \
         .group = "string", .complexity = (cx),                                                     \
-        .keyspecs = {{.flags = (kflags), .begin = 1, .lastkey = (klast), .keystep = (kstep)}},     \
+        .keyspecs = {{.flags = (kflags), .begin = 1, .lastkey = (klast), .keystep = (kstep),          \
+                      .notes = (kn)}},                                                             \
         .tips = (tp)                                                                               \
     }
 
@@ -823,7 +834,7 @@ cmd_lcs(cmd_ctx *c)
 cmd_def cmd_string_defs[] = {
     STRING_CMD("get", cmd_get, 2, CMD_READONLY | CMD_FAST, ACL_READ | ACL_STRING | ACL_FAST, 1, 1,
                1, "Get the value of a key", "1.0.0", "O(1)", "RO access", 0, 1, NULL),
-    STRING_CMD("set", cmd_set, -3, CMD_WRITE | CMD_DENYOOM, ACL_WRITE | ACL_STRING | ACL_SLOW, 1, 1,
+    STRING_CMDN("RW and ACCESS due to the optional `GET` argument", "set", cmd_set, -3, CMD_WRITE | CMD_DENYOOM, ACL_WRITE | ACL_STRING | ACL_SLOW, 1, 1,
                1, "Set the string value of a key", "1.0.0", "O(1)",
                "RW access update variable_flags", 0, 1, NULL),
     STRING_CMD("setnx", cmd_setnx, 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST,
@@ -843,7 +854,7 @@ cmd_def cmd_string_defs[] = {
     STRING_CMD("getdel", cmd_getdel, 2, CMD_WRITE | CMD_FAST, ACL_WRITE | ACL_STRING | ACL_FAST, 1,
                1, 1, "Get the value of a key and delete the key", "6.2.0", "O(1)",
                "RW access delete", 0, 1, NULL),
-    STRING_CMD("getex", cmd_getex, -2, CMD_WRITE | CMD_FAST, ACL_WRITE | ACL_STRING | ACL_FAST, 1,
+    STRING_CMDN("RW and UPDATE because it changes the TTL", "getex", cmd_getex, -2, CMD_WRITE | CMD_FAST, ACL_WRITE | ACL_STRING | ACL_FAST, 1,
                1, 1, "Get the value of a key and optionally set its expiration", "6.2.0", "O(1)",
                "RW access update", 0, 1, NULL),
     STRING_CMD("mget", cmd_mget, -2, CMD_READONLY | CMD_FAST, ACL_READ | ACL_STRING | ACL_FAST, 1,

@@ -130,8 +130,15 @@ cmd_get_ll_or_reply(cmd_ctx *c, int i, long long *out, const char *msg)
 int
 cmd_arg_is(const cmd_ctx *c, int i, const char *s)
 {
-    size_t n = strlen(s);
-    return i < c->argc && c->argv[i].len == n && strncasecmp(c->argv[i].ptr, s, n) == 0;
+    size_t n = strlen(s), len;
+    const char *nul;
+    if (i >= c->argc)
+        return 0;
+    /* Redis compares options as C strings, so bytes after a NUL are
+     * ignored ("nx\0junk" is NX); match that. */
+    nul = memchr(c->argv[i].ptr, '\0', c->argv[i].len);
+    len = nul ? (size_t)(nul - c->argv[i].ptr) : c->argv[i].len;
+    return len == n && strncasecmp(c->argv[i].ptr, s, n) == 0;
 }
 
 ks_obj *

@@ -460,6 +460,25 @@ config_cmd_get(reply *r, int argc, const resp_arg *argv)
     size_t mark = reply_defer(r);
     long long n = 0;
     for (int a = 2; a < argc; a++) {
+        /* A plain name (no glob characters) is looked up directly and
+         * echoed as the caller spelled it, as Redis 7.0 does. */
+        int plain = 1;
+        for (size_t k = 0; k < argv[a].len; k++) {
+            char ch = argv[a].ptr[k];
+            if (ch == '*' || ch == '?' || ch == '[')
+                plain = 0;
+        }
+        if (plain) {
+            config_param *p = config_find(argv[a].ptr, argv[a].len);
+            char buf[PATH_MAX];
+            if (p && !seen[p - config_table]) {
+                seen[p - config_table] = 1;
+                reply_bulk(r, argv[a].ptr, argv[a].len);
+                reply_bulk_cstr(r, config_format(p, buf, sizeof(buf)));
+                n++;
+            }
+            continue;
+        }
         for (size_t i = 0; i < CONFIG_COUNT; i++) {
             const config_param *p = &config_table[i];
             char buf[PATH_MAX];
@@ -494,8 +513,8 @@ config_cmd_set(reply *r, int argc, const resp_arg *argv)
     const char *why = NULL;
     int bad = -1, applied = 0;
 
-    if (argc < 4 || (argc - 2) % 2 != 0) {
-        reply_error(r, "ERR wrong number of arguments for 'config|set' command");
+    if ((argc - 2) % 2 != 0) {
+        reply_error(r, "ERR syntax error");
         return;
     }
     params = util_calloc((size_t)npairs, sizeof(*params));

@@ -227,6 +227,11 @@ dispatch__slowlog_cmd(cmd_ctx *c)
         reply_ok(c->r);
     } else if (strcmp(sub, "get") == 0) {
         long long count = 10;
+        if (c->argc > 3) {
+            reply_error(c->r, "ERR unknown subcommand or wrong number of arguments for 'GET'. "
+                              "Try SLOWLOG HELP.");
+            return;
+        }
         if (c->argc == 3) {
             if (cmd_get_ll_or_reply(c, 2, &count, "ERR count should be greater than or equal to -1") < 0)
                 return;

@@ -227,8 +227,9 @@ loop__config_apply(const char *name, const char **err)
             return -1;
         }
     } else if (strcmp(name, "hz") == 0) {
-        long long hz = config.hz < 1 ? 1 : config.hz > 500 ? 500 : config.hz;
-        uv_timer_set_repeat(&srv.cron, (uint64_t)(1000 / hz));
+        /* Redis clamps the stored value itself to 1..500. */
+        config.hz = config.hz < 1 ? 1 : config.hz > 500 ? 500 : config.hz;
+        uv_timer_set_repeat(&srv.cron, (uint64_t)(1000 / config.hz));
     }
     return 0;
 }

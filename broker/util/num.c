@@ -139,8 +139,7 @@ util_str2ull(const char *s, size_t len, unsigned long long *out)
  * ERANGE, and `inf_or_zero`/`nan` classify the result.
  */
 static int
-util_num_float_ok(const char *buf, const char *end, size_t len, int range, int inf_or_zero,
-                  int nan)
+util_num_float_ok(const char *buf, const char *end, size_t len, int range, int inf_or_zero, int nan)
 {
     if (len == 0 || util_num_space(buf[0]))
         return 0;

@@ -36,6 +36,7 @@ typedef struct glob_case {
     }
 
 /* Features and quirks; every nocase == 0 row was checked with redis-server. */
+/* clang-format off */
 static const glob_case glob_hand[] = {
     G("", "", 0, 1),
     G("", "a", 0, 0),
@@ -1631,6 +1632,7 @@ static const glob_case glob_redis[] = {
     G("re*", "appendfsync", 1, 0),
     G("l\?Z[y-z]FReE\?lAzy-[u-v]", "replica-priority", 1, 0),
 };
+/* clang-format on */
 
 static void
 glob_check_table(const glob_case *cases, size_t count)

@@ -26,10 +26,10 @@
 
 /* A parse case: input bytes (sizeof-based, so NUL bytes count). */
 typedef struct num_int_case {
-    const char *in;    /* input bytes */
-    size_t len;        /* input length */
-    int ok;            /* expected return */
-    long long want;    /* expected value when ok (bit pattern for ull) */
+    const char *in; /* input bytes */
+    size_t len;     /* input length */
+    int ok;         /* expected return */
+    long long want; /* expected value when ok (bit pattern for ull) */
 } num_int_case;
 
 #define NI(s, ok, v)                                                                               \
@@ -120,31 +120,31 @@ test_num_str2ull_follows_stream_id_rules(void **state)
 {
     static const num_int_case cases[] = {
         NI("5", 1, 5),
-        NI(" 5", 1, 5),   /* redis: XADD s " 5-1" */
-        NI("+5", 1, 5),   /* redis */
-        NI("05", 1, 5),   /* redis */
-        NI("007", 1, 7),  /* redis */
-        NI("\t1", 1, 1),  /* redis */
-        NI("\n1", 1, 1),  /* redis */
-        NI(" +1", 1, 1),  /* redis */
-        NI("-0", 1, 0),   /* redis */
-        NI("+0", 1, 0),   /* redis */
-        NI("  -0", 1, 0), /* redis */
-        NI(" -1", 1, -1), /* redis: 18446744073709551615 */
+        NI(" 5", 1, 5),                      /* redis: XADD s " 5-1" */
+        NI("+5", 1, 5),                      /* redis */
+        NI("05", 1, 5),                      /* redis */
+        NI("007", 1, 7),                     /* redis */
+        NI("\t1", 1, 1),                     /* redis */
+        NI("\n1", 1, 1),                     /* redis */
+        NI(" +1", 1, 1),                     /* redis */
+        NI("-0", 1, 0),                      /* redis */
+        NI("+0", 1, 0),                      /* redis */
+        NI("  -0", 1, 0),                    /* redis */
+        NI(" -1", 1, -1),                    /* redis: 18446744073709551615 */
         NI("  -18446744073709551615", 1, 1), /* redis */
         NI("18446744073709551615", 1, -1),   /* redis: ULLONG_MAX */
         NI("18446744073709551616", 0, 0),    /* redis */
         NI("99999999999999999999999", 0, 0),
-        NI("-1", 0, 0),    /* redis */
-        NI("", 0, 0),      /* redis */
-        NI("1 ", 0, 0),    /* redis */
-        NI("0x1", 0, 0),   /* redis */
-        NI("1e3", 0, 0),   /* redis */
-        NI("- 1", 0, 0),   /* redis */
+        NI("-1", 0, 0),  /* redis */
+        NI("", 0, 0),    /* redis */
+        NI("1 ", 0, 0),  /* redis */
+        NI("0x1", 0, 0), /* redis */
+        NI("1e3", 0, 0), /* redis */
+        NI("- 1", 0, 0), /* redis */
         NI(" ", 0, 0),
         NI("+", 0, 0),
         NI("1\0x", 1, 1),  /* redis: XADD s "5-1\0x" gives 5-1 */
-        NI("\0" "1", 0, 0), /* nothing before the NUL */
+        NI("\0001", 0, 0), /* NUL then '1': nothing before the NUL */
     };
     size_t i;
 
@@ -257,8 +257,11 @@ test_num_ld2str_human_sums_like_incrbyfloat(void **state)
     static const struct {
         const char *a, *b, *want; /* redis: SET k a; INCRBYFLOAT k b */
     } cases[] = {
-        {"10.5", "0.1", "10.6"},  {"5.0e3", "0", "5000"}, {"1.5", "0x1p-2", "1.75"},
-        {"3", "-3", "0"},         {"1e17", "1", "100000000000000001"},
+        {"10.5", "0.1", "10.6"},
+        {"5.0e3", "0", "5000"},
+        {"1.5", "0x1p-2", "1.75"},
+        {"3", "-3", "0"},
+        {"1e17", "1", "100000000000000001"},
         {"3", "1.0000000000000000001", "4"},
     };
     char out[UTIL_LD_MAX_CHARS];
@@ -398,12 +401,12 @@ test_num_d2str_matches_listpack_scores(void **state)
         double v;         /* input */
         const char *want; /* d2string text; "redis" rows seen in DUMP */
     } cases[] = {
-        {0.1, "0.10000000000000001"},                    /* redis */
-        {1.5, "1.5"},                                    /* redis */
-        {0.5, "0.5"},                                    /* redis */
-        {1e-320, "9.9998886718268301e-321"},             /* redis */
-        {INFINITY, "inf"},                               /* redis */
-        {-INFINITY, "-inf"},                             /* redis */
+        {0.1, "0.10000000000000001"},        /* redis */
+        {1.5, "1.5"},                        /* redis */
+        {0.5, "0.5"},                        /* redis */
+        {1e-320, "9.9998886718268301e-321"}, /* redis */
+        {INFINITY, "inf"},                   /* redis */
+        {-INFINITY, "-inf"},                 /* redis */
         {0.0, "0"},
         {-0.0, "-0"},
         {3.0, "3"},
@@ -456,9 +459,16 @@ test_num_ll2str_edge_values(void **state)
         long long v;      /* input */
         const char *want; /* decimal text */
     } cases[] = {
-        {0, "0"},          {1, "1"},         {-1, "-1"},       {9, "9"},
-        {10, "10"},        {99, "99"},       {100, "100"},     {-100, "-100"},
-        {12345, "12345"},  {LLONG_MAX, "9223372036854775807"},
+        {0, "0"},
+        {1, "1"},
+        {-1, "-1"},
+        {9, "9"},
+        {10, "10"},
+        {99, "99"},
+        {100, "100"},
+        {-100, "-100"},
+        {12345, "12345"},
+        {LLONG_MAX, "9223372036854775807"},
         {LLONG_MIN, "-9223372036854775808"},
     };
     char out[UTIL_LL_BUF];

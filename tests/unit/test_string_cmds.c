@@ -10,6 +10,7 @@
  * redis-server 7.0.15.
  */
 #include "broker/commands/families.h"
+#include "broker/config/config.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,10 +25,10 @@
 
 /* One keyspace, one reply sink and one caller shared by a case. */
 typedef struct test_env {
-    ks_space ks;       /* 16 databases */
-    reply r;           /* reply of the last command */
-    cmd_session sess;  /* the caller, database 0 */
-    long long dirty;   /* sum of the commands' dirty counts */
+    ks_space ks;      /* 16 databases */
+    reply r;          /* reply of the last command */
+    cmd_session sess; /* the caller, database 0 */
+    long long dirty;  /* sum of the commands' dirty counts */
 } test_env;
 
 static const cmd_def *
@@ -114,6 +115,7 @@ static int
 test_setup(void **state)
 {
     test_env *e = test_calloc(1, sizeof(*e));
+    config_init(); /* limits such as proto-max-bulk-len at their defaults */
     ks_space_init(&e->ks, 16);
     reply_init(&e->r, 2);
     e->sess.resp = 2;
@@ -127,6 +129,7 @@ test_teardown(void **state)
     test_env *e = *state;
     reply_fini(&e->r);
     ks_space_fini(&e->ks);
+    config_fini();
     test_free(e);
     return 0;
 }
@@ -327,8 +330,7 @@ test_string_cmds_incr_overflow_keeps_ttl(void **state)
     test_env *e = *state;
     RUN(e, "set", "k", "9223372036854775806", "EX", "100");
     assert_string_equal(RUN(e, "incr", "k"), ":9223372036854775807\r\n");
-    assert_string_equal(RUN(e, "incr", "k"),
-                        "-ERR increment or decrement would overflow\r\n");
+    assert_string_equal(RUN(e, "incr", "k"), "-ERR increment or decrement would overflow\r\n");
     assert_string_equal(RUN(e, "decrby", "k", "-9223372036854775808"),
                         "-ERR decrement would overflow\r\n");
     assert_int_equal(test_expire(e, "k"), TEST_NOW_MS + 100000);
