@@ -22,55 +22,55 @@
 #include "protocols/resp/resp.h"
 
 /* Command flags, in the order COMMAND INFO prints them. */
-#define CMD_WRITE       (1u << 0)
-#define CMD_READONLY    (1u << 1)
-#define CMD_DENYOOM     (1u << 2)
-#define CMD_MODULE      (1u << 3)
-#define CMD_ADMIN       (1u << 4)
-#define CMD_PUBSUB      (1u << 5)
-#define CMD_NOSCRIPT    (1u << 6)
-#define CMD_BLOCKING    (1u << 7)
-#define CMD_LOADING     (1u << 8)
-#define CMD_STALE       (1u << 9)
-#define CMD_SKIP_MONITOR (1u << 10)
-#define CMD_SKIP_SLOWLOG (1u << 11)
-#define CMD_ASKING      (1u << 12)
-#define CMD_FAST        (1u << 13)
-#define CMD_NO_AUTH     (1u << 14)
-#define CMD_MAY_REPLICATE (1u << 15)
-#define CMD_SENTINEL    (1u << 16)
-#define CMD_ONLY_SENTINEL (1u << 17)
+#define CMD_WRITE             (1u << 0)
+#define CMD_READONLY          (1u << 1)
+#define CMD_DENYOOM           (1u << 2)
+#define CMD_MODULE            (1u << 3)
+#define CMD_ADMIN             (1u << 4)
+#define CMD_PUBSUB            (1u << 5)
+#define CMD_NOSCRIPT          (1u << 6)
+#define CMD_BLOCKING          (1u << 7)
+#define CMD_LOADING           (1u << 8)
+#define CMD_STALE             (1u << 9)
+#define CMD_SKIP_MONITOR      (1u << 10)
+#define CMD_SKIP_SLOWLOG      (1u << 11)
+#define CMD_ASKING            (1u << 12)
+#define CMD_FAST              (1u << 13)
+#define CMD_NO_AUTH           (1u << 14)
+#define CMD_MAY_REPLICATE     (1u << 15)
+#define CMD_SENTINEL          (1u << 16)
+#define CMD_ONLY_SENTINEL     (1u << 17)
 #define CMD_NO_MANDATORY_KEYS (1u << 18)
-#define CMD_PROTECTED   (1u << 19)
-#define CMD_NO_ASYNC_LOADING (1u << 20)
-#define CMD_NO_MULTI    (1u << 21)
-#define CMD_MOVABLE_KEYS (1u << 22)
-#define CMD_ALLOW_BUSY  (1u << 23)
-#define CMD_NFLAGS 24
+#define CMD_PROTECTED         (1u << 19)
+#define CMD_NO_ASYNC_LOADING  (1u << 20)
+#define CMD_NO_MULTI          (1u << 21)
+#define CMD_MOVABLE_KEYS      (1u << 22)
+#define CMD_ALLOW_BUSY        (1u << 23)
+#define CMD_NFLAGS            24
 
 /* ACL categories (COMMAND INFO prints them as "@name"). */
-#define ACL_KEYSPACE   (1ull << 0)
-#define ACL_READ       (1ull << 1)
-#define ACL_WRITE      (1ull << 2)
-#define ACL_SET        (1ull << 3)
-#define ACL_SORTEDSET  (1ull << 4)
-#define ACL_LIST       (1ull << 5)
-#define ACL_HASH       (1ull << 6)
-#define ACL_STRING     (1ull << 7)
-#define ACL_BITMAP     (1ull << 8)
+#define ACL_KEYSPACE    (1ull << 0)
+#define ACL_READ        (1ull << 1)
+#define ACL_WRITE       (1ull << 2)
+#define ACL_SET         (1ull << 3)
+#define ACL_SORTEDSET   (1ull << 4)
+#define ACL_LIST        (1ull << 5)
+#define ACL_HASH        (1ull << 6)
+#define ACL_STRING      (1ull << 7)
+#define ACL_BITMAP      (1ull << 8)
 #define ACL_HYPERLOGLOG (1ull << 9)
-#define ACL_GEO        (1ull << 10)
-#define ACL_STREAM     (1ull << 11)
-#define ACL_PUBSUB     (1ull << 12)
-#define ACL_ADMIN      (1ull << 13)
-#define ACL_FAST       (1ull << 14)
-#define ACL_SLOW       (1ull << 15)
-#define ACL_BLOCKING   (1ull << 16)
-#define ACL_DANGEROUS  (1ull << 17)
-#define ACL_CONNECTION (1ull << 18)
+#define ACL_GEO         (1ull << 10)
+#define ACL_STREAM      (1ull << 11)
+#define ACL_PUBSUB      (1ull << 12)
+#define ACL_ADMIN       (1ull << 13)
+#define ACL_FAST        (1ull << 14)
+#define ACL_SLOW        (1ull << 15)
+#define ACL_BLOCKING    (1ull << 16)
+#define ACL_DANGEROUS   (1ull << 17)
+#define ACL_CONNECTION  (1ull << 18)
 #define ACL_TRANSACTION (1ull << 19)
-#define ACL_SCRIPTING  (1ull << 20)
-#define ACL_NCATS 21
+#define ACL_SCRIPTING   (1ull << 20)
+#define ACL_NCATS       21
 
 /* Session flags. */
 #define SESS_CLOSE_AFTER_REPLY (1u << 0) /* QUIT, protocol error */
@@ -84,13 +84,13 @@
 /* Per-caller state, owned by the transport (a RESP client, a gateway
  * session); handlers read and change it. */
 typedef struct cmd_session {
-    uint64_t id;        /* CLIENT ID, unique for the process lifetime */
-    int db;             /* selected database */
-    int resp;           /* protocol: 2 or 3 */
-    int authed;         /* 1 once AUTH succeeded or no password is set */
-    char *name;         /* CLIENT SETNAME, owned, NULL when unset */
-    char lib_name[64];  /* reserved for CLIENT SETINFO */
-    uint32_t flags;     /* SESS_* */
+    uint64_t id;       /* CLIENT ID, unique for the process lifetime */
+    int db;            /* selected database */
+    int resp;          /* protocol: 2 or 3 */
+    int authed;        /* 1 once AUTH succeeded or no password is set */
+    char *name;        /* CLIENT SETNAME, owned, NULL when unset */
+    char lib_name[64]; /* reserved for CLIENT SETINFO */
+    uint32_t flags;    /* SESS_* */
 } cmd_session;
 
 struct cmd_def;
@@ -99,63 +99,63 @@ struct cmd_host;
 /* One key specification, as COMMAND INFO reports it (Redis 7 key specs):
  * begin_search by index, find_keys by range. */
 typedef struct cmd_keyspec {
-    const char *flags;  /* space-separated, e.g. "RW ACCESS UPDATE"; NULL ends */
-    int begin;          /* begin_search index */
-    int lastkey;        /* find_keys lastkey: 0 one key, -1 to the last arg */
-    int keystep;        /* find_keys keystep */
-    int limit;          /* find_keys limit */
-    const char *notes;  /* COMMAND INFO "notes", or NULL */
+    const char *flags; /* space-separated, e.g. "RW ACCESS UPDATE"; NULL ends */
+    int begin;         /* begin_search index */
+    int lastkey;       /* find_keys lastkey: 0 one key, -1 to the last arg */
+    int keystep;       /* find_keys keystep */
+    int limit;         /* find_keys limit */
+    const char *notes; /* COMMAND INFO "notes", or NULL */
 } cmd_keyspec;
 
 typedef struct cmd_ctx {
-    int argc;                     /* argument count, argv[0] is the name */
-    const resp_arg *argv;         /* arguments, borrowed for the call */
-    ks_space *ks;                 /* all databases */
-    ks_db *db;                    /* the session's selected database */
-    reply *r;                     /* where the reply goes */
-    cmd_session *sess;            /* the caller */
-    int64_t now_ms;               /* command time, ms since epoch (cached) */
-    const struct cmd_def *cmd;    /* the command being run (subcommand) */
-    const struct cmd_host *host;  /* server services */
-    long long dirty;              /* changes made, added to by handlers */
+    int argc;                    /* argument count, argv[0] is the name */
+    const resp_arg *argv;        /* arguments, borrowed for the call */
+    ks_space *ks;                /* all databases */
+    ks_db *db;                   /* the session's selected database */
+    reply *r;                    /* where the reply goes */
+    cmd_session *sess;           /* the caller */
+    int64_t now_ms;              /* command time, ms since epoch (cached) */
+    const struct cmd_def *cmd;   /* the command being run (subcommand) */
+    const struct cmd_host *host; /* server services */
+    long long dirty;             /* changes made, added to by handlers */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *c);
 
 typedef struct cmd_def {
-    const char *name;             /* lowercase; "get", or "get" under "config" */
-    cmd_fn fn;                    /* NULL for a container of subcommands */
-    int arity;                    /* >0 exact, <0 at least -arity */
-    uint32_t flags;               /* CMD_* */
-    uint64_t acl;                 /* ACL_* beyond those implied by flags */
-    int first_key;                /* 0 when no keys */
-    int last_key;                 /* -1 for the last argument */
-    int key_step;                 /* distance between keys */
-    const char *summary;          /* COMMAND DOCS */
-    const char *since;            /* first Redis version with it */
-    const char *group;            /* COMMAND DOCS group */
-    const char *complexity;       /* COMMAND DOCS complexity */
-    const struct cmd_def *subs;   /* subcommands, NULL-name terminated */
+    const char *name;           /* lowercase; "get", or "get" under "config" */
+    cmd_fn fn;                  /* NULL for a container of subcommands */
+    int arity;                  /* >0 exact, <0 at least -arity */
+    uint32_t flags;             /* CMD_* */
+    uint64_t acl;               /* ACL_* beyond those implied by flags */
+    int first_key;              /* 0 when no keys */
+    int last_key;               /* -1 for the last argument */
+    int key_step;               /* distance between keys */
+    const char *summary;        /* COMMAND DOCS */
+    const char *since;          /* first Redis version with it */
+    const char *group;          /* COMMAND DOCS group */
+    const char *complexity;     /* COMMAND DOCS complexity */
+    const struct cmd_def *subs; /* subcommands, NULL-name terminated */
     /* COMMAND INFO key specs; when keyspecs[0].flags is NULL one spec is
      * derived from first_key/last_key/key_step and the flags. */
     cmd_keyspec keyspecs[3];
     const char *tips;             /* space-separated command tips, or NULL */
     const struct cmd_def *parent; /* set at start for subcommands */
     /* Statistics (commandstats), kept by the dispatcher. */
-    unsigned long long calls;     /* times run */
-    unsigned long long usec;      /* total run time */
-    unsigned long long rejected;  /* rejected before running */
-    unsigned long long failed;    /* ran and replied an error */
+    unsigned long long calls;    /* times run */
+    unsigned long long usec;     /* total run time */
+    unsigned long long rejected; /* rejected before running */
+    unsigned long long failed;   /* ran and replied an error */
 } cmd_def;
 
 /* Server services a handler may use (filled by broker/server). */
 typedef struct cmd_host {
     /* CONFIG/INFO/CLIENT and friends that need the server's view. */
     void (*info)(cmd_ctx *c, int argc, const resp_arg *sections);
-    void (*client)(cmd_ctx *c);        /* the CLIENT command */
+    void (*client)(cmd_ctx *c); /* the CLIENT command */
     void (*shutdown)(cmd_ctx *c, int save, int nosave, int now, int force, int abort);
-    void (*monitor)(cmd_ctx *c);       /* turn the caller into a monitor */
-    void (*reset)(cmd_ctx *c);         /* RESET the caller's connection */
+    void (*monitor)(cmd_ctx *c); /* turn the caller into a monitor */
+    void (*reset)(cmd_ctx *c);   /* RESET the caller's connection */
     void (*stats_reset)(void);
     void (*slowlog)(cmd_ctx *c);
     long long (*lastsave)(void);
@@ -176,7 +176,7 @@ const char *cmd_fullname(const cmd_def *d, char *buf, size_t cap);
 
 /* Handler helpers shared by all families. */
 /* Replies the standard errors; return -1 so handlers can `return`. */
-int cmd_reply_syntax(cmd_ctx *c);                   /* ERR syntax error */
+int cmd_reply_syntax(cmd_ctx *c); /* ERR syntax error */
 int cmd_reply_wrongtype(cmd_ctx *c);
 /* Parses argv[i] as a strict integer; on failure replies "ERR value is not
  * an integer or out of range" and returns -1. */

@@ -30,7 +30,7 @@
 
 /* Integers 0..KEYS_SHARED_INTS-1 are shared objects in Redis: OBJECT
  * REFCOUNT reports KEYS_SHARED_REFCOUNT (INT_MAX) for them. */
-#define KEYS_SHARED_INTS 10000
+#define KEYS_SHARED_INTS     10000
 #define KEYS_SHARED_REFCOUNT 2147483647LL
 
 /* Options of the EXPIRE family. */
@@ -801,7 +801,7 @@ cmd_pexpiretime(cmd_ctx *c)
     }
 
 /* Tips shared by several commands. */
-#define KEYS_TIPS_MULTI "request_policy:multi_shard response_policy:agg_sum"
+#define KEYS_TIPS_MULTI  "request_policy:multi_shard response_policy:agg_sum"
 #define KEYS_TIPS_NONDET "nondeterministic_output"
 
 static cmd_def keys_object_subs[] = {

@@ -36,16 +36,16 @@
 #define STRING_LD_BUF UTIL_LD_MAX_CHARS
 
 /* Options of SET and GETEX (string_parse_opts). */
-#define STRING_OPT_NX (1u << 0)
-#define STRING_OPT_XX (1u << 1)
-#define STRING_OPT_GET (1u << 2)
+#define STRING_OPT_NX      (1u << 0)
+#define STRING_OPT_XX      (1u << 1)
+#define STRING_OPT_GET     (1u << 2)
 #define STRING_OPT_KEEPTTL (1u << 3)
 #define STRING_OPT_PERSIST (1u << 4)
-#define STRING_OPT_EX (1u << 5)
-#define STRING_OPT_PX (1u << 6)
-#define STRING_OPT_EXAT (1u << 7)
-#define STRING_OPT_PXAT (1u << 8)
-#define STRING_OPT_EXPIRE (STRING_OPT_EX | STRING_OPT_PX | STRING_OPT_EXAT | STRING_OPT_PXAT)
+#define STRING_OPT_EX      (1u << 5)
+#define STRING_OPT_PX      (1u << 6)
+#define STRING_OPT_EXAT    (1u << 7)
+#define STRING_OPT_PXAT    (1u << 8)
+#define STRING_OPT_EXPIRE  (STRING_OPT_EX | STRING_OPT_PX | STRING_OPT_EXAT | STRING_OPT_PXAT)
 
 /* ------------------------------------------------------------------------
  * Shared helpers
@@ -243,7 +243,7 @@ string_set_generic(cmd_ctx *c, unsigned flags, int val_i, int expire_i, const ch
 static void
 cmd_set(cmd_ctx *c)
 {
-    unsigned flags;
+    unsigned flags = 0;
     int expire_i;
     if (string_parse_opts(c, 3, 1, &flags, &expire_i) < 0)
         return;
@@ -298,7 +298,7 @@ static void
 cmd_getex(cmd_ctx *c)
 {
     const resp_arg *key = &c->argv[1];
-    unsigned flags;
+    unsigned flags = 0;
     int expire_i;
     int64_t when = 0;
     ks_obj *o;
@@ -823,7 +823,10 @@ cmd_lcs(cmd_ctx *c)
         .name = (nm), .fn = (fn_), .arity = (ar), .flags = (fl), .acl = (ac), .first_key = (fk),   \
         .last_key = (lk), .key_step = (ks), .summary = (sum), .since = (since_),                   \
         .group = "string", .complexity = (cx),                                                     \
-        .keyspecs = {{.flags = (kflags), .begin = 1, .lastkey = (klast), .keystep = (kstep),          \
+        .keyspecs = {{.flags = (kflags),                                                           \
+                      .begin = 1,                                                                  \
+                      .lastkey = (klast),                                                          \
+                      .keystep = (kstep),                                                          \
                       .notes = (kn)}},                                                             \
         .tips = (tp)                                                                               \
     }
@@ -834,9 +837,10 @@ cmd_lcs(cmd_ctx *c)
 cmd_def cmd_string_defs[] = {
     STRING_CMD("get", cmd_get, 2, CMD_READONLY | CMD_FAST, ACL_READ | ACL_STRING | ACL_FAST, 1, 1,
                1, "Get the value of a key", "1.0.0", "O(1)", "RO access", 0, 1, NULL),
-    STRING_CMDN("RW and ACCESS due to the optional `GET` argument", "set", cmd_set, -3, CMD_WRITE | CMD_DENYOOM, ACL_WRITE | ACL_STRING | ACL_SLOW, 1, 1,
-               1, "Set the string value of a key", "1.0.0", "O(1)",
-               "RW access update variable_flags", 0, 1, NULL),
+    STRING_CMDN("RW and ACCESS due to the optional `GET` argument", "set", cmd_set, -3,
+                CMD_WRITE | CMD_DENYOOM, ACL_WRITE | ACL_STRING | ACL_SLOW, 1, 1, 1,
+                "Set the string value of a key", "1.0.0", "O(1)", "RW access update variable_flags",
+                0, 1, NULL),
     STRING_CMD("setnx", cmd_setnx, 3, CMD_WRITE | CMD_DENYOOM | CMD_FAST,
                ACL_WRITE | ACL_STRING | ACL_FAST, 1, 1, 1,
                "Set the value of a key, only if the key does not exist", "1.0.0", "O(1)",
@@ -854,9 +858,10 @@ cmd_def cmd_string_defs[] = {
     STRING_CMD("getdel", cmd_getdel, 2, CMD_WRITE | CMD_FAST, ACL_WRITE | ACL_STRING | ACL_FAST, 1,
                1, 1, "Get the value of a key and delete the key", "6.2.0", "O(1)",
                "RW access delete", 0, 1, NULL),
-    STRING_CMDN("RW and UPDATE because it changes the TTL", "getex", cmd_getex, -2, CMD_WRITE | CMD_FAST, ACL_WRITE | ACL_STRING | ACL_FAST, 1,
-               1, 1, "Get the value of a key and optionally set its expiration", "6.2.0", "O(1)",
-               "RW access update", 0, 1, NULL),
+    STRING_CMDN("RW and UPDATE because it changes the TTL", "getex", cmd_getex, -2,
+                CMD_WRITE | CMD_FAST, ACL_WRITE | ACL_STRING | ACL_FAST, 1, 1, 1,
+                "Get the value of a key and optionally set its expiration", "6.2.0", "O(1)",
+                "RW access update", 0, 1, NULL),
     STRING_CMD("mget", cmd_mget, -2, CMD_READONLY | CMD_FAST, ACL_READ | ACL_STRING | ACL_FAST, 1,
                -1, 1, "Get the values of all the given keys", "1.0.0",
                "O(N) where N is the number of keys to retrieve.", "RO access", -1, 1,

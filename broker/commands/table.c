@@ -21,12 +21,15 @@
 
 #define CMD_NAME_MAX 64
 
-static ks_dict *cmd_index;   /* lowercase name -> cmd_def * */
-static cmd_def **cmd_list;   /* top-level commands, table order */
+static ks_dict *cmd_index; /* lowercase name -> cmd_def * */
+static cmd_def **cmd_list; /* top-level commands, table order */
 static size_t cmd_list_count;
 
 static cmd_def *const cmd_families[] = {
-    cmd_conn_defs, cmd_server_defs, cmd_keys_defs, cmd_string_defs,
+    cmd_conn_defs,
+    cmd_server_defs,
+    cmd_keys_defs,
+    cmd_string_defs,
 };
 
 void
@@ -151,8 +154,7 @@ ks_obj *
 cmd_lookup_write(cmd_ctx *c, int i)
 {
     /* Writes neither count hits/misses nor, as in Redis, skip the touch. */
-    return ks_lookup(c->ks, c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms,
-                     KS_LOOKUP_NOSTATS);
+    return ks_lookup(c->ks, c->db, c->argv[i].ptr, c->argv[i].len, c->now_ms, KS_LOOKUP_NOSTATS);
 }
 
 void

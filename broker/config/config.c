@@ -29,9 +29,9 @@ runnel_config config;
 
 enum config_type { CONFIG_BOOL, CONFIG_INT, CONFIG_MEM, CONFIG_ENUM, CONFIG_STR };
 
-#define CONFIG_IMMUTABLE 1  /* CONFIG SET refuses it */
-#define CONFIG_MULTI_ARG 2  /* takes several words (bind) */
-#define CONFIG_DIR 4        /* CONFIG GET shows the working directory */
+#define CONFIG_IMMUTABLE 1 /* CONFIG SET refuses it */
+#define CONFIG_MULTI_ARG 2 /* takes several words (bind) */
+#define CONFIG_DIR       4 /* CONFIG GET shows the working directory */
 
 typedef struct config_param {
     const char *name;         /* lowercase name */
@@ -64,10 +64,10 @@ static config_param config_table[] = {
     {"pidfile", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "", NULL, STR(pidfile)},
     {"daemonize", CONFIG_BOOL, CONFIG_IMMUTABLE, 0, 1, 0, NULL, NULL, NUM(daemonize)},
     {"requirepass", CONFIG_STR, 0, 0, 0, 0, "", NULL, STR(requirepass)},
-    {"proto-max-bulk-len", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 512LL * 1024 * 1024, NULL,
-     NULL, NUM(proto_max_bulk_len)},
-    {"client-query-buffer-limit", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 1024LL * 1024 * 1024,
-     NULL, NULL, NUM(client_query_buffer_limit)},
+    {"proto-max-bulk-len", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 512LL * 1024 * 1024, NULL, NULL,
+     NUM(proto_max_bulk_len)},
+    {"client-query-buffer-limit", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 1024LL * 1024 * 1024, NULL,
+     NULL, NUM(client_query_buffer_limit)},
     {"hz", CONFIG_INT, 0, 0, INT_MAX, 10, NULL, NULL, NUM(hz)},
     {"slowlog-log-slower-than", CONFIG_INT, 0, -1, LLONG_MAX, 10000, NULL, NULL,
      NUM(slowlog_log_slower_than)},
@@ -76,7 +76,7 @@ static config_param config_table[] = {
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 
-static char *config_path;          /* absolute path of the config file, owned */
+static char *config_path;           /* absolute path of the config file, owned */
 static config_apply_fn config_hook; /* server's apply hook, may be NULL */
 
 void
@@ -122,7 +122,8 @@ static config_param *
 config_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < CONFIG_COUNT; i++) {
-        if (strlen(config_table[i].name) == len && strncasecmp(config_table[i].name, name, len) == 0)
+        if (strlen(config_table[i].name) == len &&
+            strncasecmp(config_table[i].name, name, len) == 0)
             return &config_table[i];
     }
     return NULL;
@@ -282,12 +283,24 @@ config_split_args(const char *line, char ***out)
                 } else if (*s == '\\' && s[1]) {
                     s++;
                     switch (*s) {
-                    case 'n': ch = '\n'; break;
-                    case 'r': ch = '\r'; break;
-                    case 't': ch = '\t'; break;
-                    case 'b': ch = '\b'; break;
-                    case 'a': ch = '\a'; break;
-                    default: ch = *s; break;
+                    case 'n':
+                        ch = '\n';
+                        break;
+                    case 'r':
+                        ch = '\r';
+                        break;
+                    case 't':
+                        ch = '\t';
+                        break;
+                    case 'b':
+                        ch = '\b';
+                        break;
+                    case 'a':
+                        ch = '\a';
+                        break;
+                    default:
+                        ch = *s;
+                        break;
                     }
                 } else if (*s == '"') {
                     if (s[1] && !isspace((unsigned char)s[1]))
@@ -315,13 +328,25 @@ config_split_args(const char *line, char ***out)
                 }
             } else {
                 switch (*s) {
-                case ' ': case '\n': case '\r': case '\t': case '\0':
+                case ' ':
+                case '\n':
+                case '\r':
+                case '\t':
+                case '\0':
                     done = 1;
                     emit = 0;
                     break;
-                case '"': inq = 1; emit = 0; break;
-                case '\'': insq = 1; emit = 0; break;
-                default: ch = *s; break;
+                case '"':
+                    inq = 1;
+                    emit = 0;
+                    break;
+                case '\'':
+                    insq = 1;
+                    emit = 0;
+                    break;
+                default:
+                    ch = *s;
+                    break;
                 }
             }
             if (emit) {
@@ -497,9 +522,9 @@ config_cmd_get(reply *r, int argc, const resp_arg *argv)
 
 /* Saved value for the rollback of a failed CONFIG SET. */
 typedef struct config_undo {
-    config_param *p;  /* parameter changed */
-    long long num;    /* old number */
-    char *str;        /* old string, owned */
+    config_param *p; /* parameter changed */
+    long long num;   /* old number */
+    char *str;       /* old string, owned */
 } config_undo;
 
 void
@@ -612,7 +637,8 @@ static void
 config_rewrite_line(const config_param *p, FILE *out)
 {
     char buf[PATH_MAX];
-    const char *v = p->str && !(p->flags & CONFIG_DIR) ? *p->str : config_format(p, buf, sizeof(buf));
+    const char *v =
+        p->str && !(p->flags & CONFIG_DIR) ? *p->str : config_format(p, buf, sizeof(buf));
     if (p->str && !(p->flags & CONFIG_MULTI_ARG)) {
         /* Quote strings so spaces and special bytes survive a reload. */
         fprintf(out, "%s \"", p->name);

@@ -23,24 +23,24 @@
 enum { CONFIG_LL_DEBUG = 0, CONFIG_LL_VERBOSE, CONFIG_LL_NOTICE, CONFIG_LL_WARNING };
 
 typedef struct runnel_config {
-    long long port;                       /* TCP port, 0 = no TCP listener */
-    char *bind;                           /* space-separated addresses, owned */
-    char *dir;                            /* working dir as configured, owned */
-    long long databases;                  /* number of databases (immutable) */
-    long long maxclients;                 /* connected clients limit */
-    long long timeout;                    /* idle seconds before close, 0 off */
-    long long tcp_keepalive;              /* seconds, 0 off */
-    long long tcp_backlog;                /* listen() backlog (immutable) */
-    long long loglevel;                   /* CONFIG_LL_* */
-    char *logfile;                        /* "" = stdout (immutable), owned */
-    char *pidfile;                        /* "" = none (immutable), owned */
-    long long daemonize;                  /* bool (immutable) */
-    char *requirepass;                    /* "" = no password, owned */
-    long long proto_max_bulk_len;         /* bytes */
-    long long client_query_buffer_limit;  /* bytes */
-    long long hz;                         /* cron frequency as configured */
-    long long slowlog_log_slower_than;    /* usec, <0 disables */
-    long long slowlog_max_len;            /* entries kept */
+    long long port;                      /* TCP port, 0 = no TCP listener */
+    char *bind;                          /* space-separated addresses, owned */
+    char *dir;                           /* working dir as configured, owned */
+    long long databases;                 /* number of databases (immutable) */
+    long long maxclients;                /* connected clients limit */
+    long long timeout;                   /* idle seconds before close, 0 off */
+    long long tcp_keepalive;             /* seconds, 0 off */
+    long long tcp_backlog;               /* listen() backlog (immutable) */
+    long long loglevel;                  /* CONFIG_LL_* */
+    char *logfile;                       /* "" = stdout (immutable), owned */
+    char *pidfile;                       /* "" = none (immutable), owned */
+    long long daemonize;                 /* bool (immutable) */
+    char *requirepass;                   /* "" = no password, owned */
+    long long proto_max_bulk_len;        /* bytes */
+    long long client_query_buffer_limit; /* bytes */
+    long long hz;                        /* cron frequency as configured */
+    long long slowlog_log_slower_than;   /* usec, <0 disables */
+    long long slowlog_max_len;           /* entries kept */
 } runnel_config;
 
 extern runnel_config config;

@@ -15,7 +15,7 @@
 /* Keys sampled per database per loop of the active cycle, and the share of
  * expired keys among them under which the cycle moves on (Redis uses 20
  * and 10%). */
-#define KS_EXPIRE_SAMPLE 20
+#define KS_EXPIRE_SAMPLE           20
 #define KS_EXPIRE_ACCEPTABLE_STALE 10
 
 static uint64_t ks_rng_state = 0x9E3779B97F4A7C15ULL;

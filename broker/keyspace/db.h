@@ -22,26 +22,26 @@
 #include "broker/keyspace/obj.h"
 
 typedef struct ks_db {
-    ks_dict *keys;           /* key -> ks_obj *, owned */
-    ks_dict *expires;        /* key -> int64 ms (entry s64), subset of keys */
-    int id;                  /* database number */
-    long long avg_ttl;       /* running estimate of remaining TTL, ms (INFO) */
+    ks_dict *keys;     /* key -> ks_obj *, owned */
+    ks_dict *expires;  /* key -> int64 ms (entry s64), subset of keys */
+    int id;            /* database number */
+    long long avg_ttl; /* running estimate of remaining TTL, ms (INFO) */
 } ks_db;
 
 typedef struct ks_space {
-    ks_db *dbs;              /* count databases, owned */
-    int count;               /* "databases" config, fixed at start */
-    unsigned long long expired_keys;      /* stat: keys removed by expiry */
+    ks_db *dbs;                            /* count databases, owned */
+    int count;                             /* "databases" config, fixed at start */
+    unsigned long long expired_keys;       /* stat: keys removed by expiry */
     unsigned long long expired_stale_perc; /* stat: last cycle's % expired */
-    unsigned long long expire_cycle_ms;   /* stat: ms spent in active expiry */
-    unsigned long long hits;              /* stat: keyspace_hits */
-    unsigned long long misses;            /* stat: keyspace_misses */
-    unsigned int active_db;               /* active expiry resumes here */
+    unsigned long long expire_cycle_ms;    /* stat: ms spent in active expiry */
+    unsigned long long hits;               /* stat: keyspace_hits */
+    unsigned long long misses;             /* stat: keyspace_misses */
+    unsigned int active_db;                /* active expiry resumes here */
     /* Called for every key deleted by expiry (before the value is freed),
      * and for every key a command changed (ks_touch_key): notifications
      * and WATCH plug in here. May be NULL. */
     void (*on_expired)(void *priv, ks_db *db, const char *key, size_t len);
-    void *priv;              /* passed to the hooks */
+    void *priv; /* passed to the hooks */
 } ks_space;
 
 /* Lifecycle. */
@@ -49,15 +49,14 @@ void ks_space_init(ks_space *ks, int count);
 void ks_space_fini(ks_space *ks);
 
 /* Lookup flags. */
-#define KS_LOOKUP_NOTOUCH 1  /* do not update the access clock */
-#define KS_LOOKUP_NOSTATS 2  /* do not count a hit or miss */
+#define KS_LOOKUP_NOTOUCH  1 /* do not update the access clock */
+#define KS_LOOKUP_NOSTATS  2 /* do not count a hit or miss */
 #define KS_LOOKUP_NOEXPIRE 4 /* do not delete an expired key (still NULL) */
 
 /* Returns the live value of key or NULL; an expired key is deleted first
  * (and reported through on_expired). Borrowed pointer, valid until the
  * database next changes. O(1). */
-ks_obj *ks_lookup(ks_space *ks, ks_db *db, const void *key, size_t len, int64_t now_ms,
-                  int flags);
+ks_obj *ks_lookup(ks_space *ks, ks_db *db, const void *key, size_t len, int64_t now_ms, int flags);
 /* 1 if the key exists and is not expired (no stats, no touch). */
 int ks_exists(ks_space *ks, ks_db *db, const void *key, size_t len, int64_t now_ms);
 
@@ -76,7 +75,7 @@ ks_obj *ks_take(ks_db *db, const void *key, size_t len, int64_t *expire_out);
  * exist for ks_set_expire (asserted). */
 int64_t ks_get_expire(ks_db *db, const void *key, size_t len);
 void ks_set_expire(ks_db *db, const void *key, size_t len, int64_t when_ms);
-int ks_persist(ks_db *db, const void *key, size_t len);  /* 1 if removed */
+int ks_persist(ks_db *db, const void *key, size_t len); /* 1 if removed */
 
 /* Whole-database operations. ks_flush() returns the keys removed. */
 size_t ks_flush(ks_db *db);

@@ -102,12 +102,18 @@ const char *
 ks_obj_type_name(const ks_obj *o)
 {
     switch (o->type) {
-    case KS_STRING: return "string";
-    case KS_LIST: return "list";
-    case KS_SET: return "set";
-    case KS_ZSET: return "zset";
-    case KS_HASH: return "hash";
-    case KS_STREAM: return "stream";
+    case KS_STRING:
+        return "string";
+    case KS_LIST:
+        return "list";
+    case KS_SET:
+        return "set";
+    case KS_ZSET:
+        return "zset";
+    case KS_HASH:
+        return "hash";
+    case KS_STREAM:
+        return "stream";
     }
     return "unknown";
 }
@@ -116,9 +122,12 @@ const char *
 ks_obj_enc_name(const ks_obj *o)
 {
     switch (o->enc) {
-    case KS_ENC_RAW: return "raw";
-    case KS_ENC_INT: return "int";
-    case KS_ENC_EMBSTR: return "embstr";
+    case KS_ENC_RAW:
+        return "raw";
+    case KS_ENC_INT:
+        return "int";
+    case KS_ENC_EMBSTR:
+        return "embstr";
     }
     return "unknown";
 }

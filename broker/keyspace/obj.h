@@ -36,27 +36,27 @@ enum ks_enc {
 #define KS_EMBSTR_MAX 44
 
 typedef struct ks_obj {
-    uint8_t type;  /* enum ks_type */
-    uint8_t enc;   /* enum ks_enc */
-    uint32_t lru;  /* access clock in seconds (ks_clock_sec), for IDLETIME */
-    size_t len;    /* strings: bytes in ptr (excluding the NUL) */
-    size_t cap;    /* strings: bytes allocated in ptr when raw, else 0 */
-    char *ptr;     /* strings: NUL-terminated bytes, embedded or owned */
+    uint8_t type; /* enum ks_type */
+    uint8_t enc;  /* enum ks_enc */
+    uint32_t lru; /* access clock in seconds (ks_clock_sec), for IDLETIME */
+    size_t len;   /* strings: bytes in ptr (excluding the NUL) */
+    size_t cap;   /* strings: bytes allocated in ptr when raw, else 0 */
+    char *ptr;    /* strings: NUL-terminated bytes, embedded or owned */
 } ks_obj;
 
 /* Lifecycle. ks_obj_new_str() picks int/embstr/raw the way Redis's
  * tryObjectEncoding does for a value that arrives from a client. */
 ks_obj *ks_obj_new_str(const void *p, size_t len);
-ks_obj *ks_obj_new_raw(const void *p, size_t len);   /* always "raw" */
-ks_obj *ks_obj_new_ll(long long v);                  /* "int" */
-ks_obj *ks_obj_dup(const ks_obj *o);                 /* deep copy (COPY) */
-void ks_obj_free(ks_obj *o);                         /* NULL ok */
+ks_obj *ks_obj_new_raw(const void *p, size_t len); /* always "raw" */
+ks_obj *ks_obj_new_ll(long long v);                /* "int" */
+ks_obj *ks_obj_dup(const ks_obj *o);               /* deep copy (COPY) */
+void ks_obj_free(ks_obj *o);                       /* NULL ok */
 /* Same as ks_obj_free with a void * for dict free callbacks. */
 void ks_obj_free_void(void *o);
 
 /* Queries. */
-const char *ks_obj_type_name(const ks_obj *o);  /* "string", "list", ... */
-const char *ks_obj_enc_name(const ks_obj *o);   /* "int", "embstr", "raw" */
+const char *ks_obj_type_name(const ks_obj *o); /* "string", "list", ... */
+const char *ks_obj_enc_name(const ks_obj *o);  /* "int", "embstr", "raw" */
 /* 1 when a string value parses as a strict 64-bit integer. */
 int ks_obj_get_ll(const ks_obj *o, long long *out);
 /* Bytes held by the value, for INFO memory and MEMORY USAGE. */

@@ -20,12 +20,12 @@
 #include <stdint.h>
 
 typedef struct reply {
-    char *buf;          /* RESP bytes, owned; NULL when cap is 0 */
-    size_t len;         /* bytes used in buf */
-    size_t cap;         /* bytes allocated for buf */
-    int resp;           /* protocol of the caller: 2 or 3 */
-    unsigned errors;    /* error replies written since reply_errors_reset() */
-    char last_err[32];  /* code of the last error reply ("ERR", "WRONGTYPE") */
+    char *buf;         /* RESP bytes, owned; NULL when cap is 0 */
+    size_t len;        /* bytes used in buf */
+    size_t cap;        /* bytes allocated for buf */
+    int resp;          /* protocol of the caller: 2 or 3 */
+    unsigned errors;   /* error replies written since reply_errors_reset() */
+    char last_err[32]; /* code of the last error reply ("ERR", "WRONGTYPE") */
 } reply;
 
 /* Lifecycle. reply_init() leaves an empty buffer for protocol resp. */
@@ -45,20 +45,20 @@ void reply_error(reply *r, const char *msg);
 void reply_errorf(reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void reply_int(reply *r, long long v);
 void reply_bulk(reply *r, const void *p, size_t len);
-void reply_bulk_cstr(reply *r, const char *s);  /* NULL gives a null reply */
-void reply_bulk_ll(reply *r, long long v);      /* integer as a bulk string */
-void reply_null(reply *r);                      /* RESP2 $-1, RESP3 _ */
-void reply_null_array(reply *r);                /* RESP2 *-1, RESP3 _ */
-void reply_double(reply *r, double d);          /* RESP2 bulk, RESP3 ',' (%.17g) */
-void reply_bool(reply *r, int b);               /* RESP2 :0/:1, RESP3 #f/#t */
+void reply_bulk_cstr(reply *r, const char *s); /* NULL gives a null reply */
+void reply_bulk_ll(reply *r, long long v);     /* integer as a bulk string */
+void reply_null(reply *r);                     /* RESP2 $-1, RESP3 _ */
+void reply_null_array(reply *r);               /* RESP2 *-1, RESP3 _ */
+void reply_double(reply *r, double d);         /* RESP2 bulk, RESP3 ',' (%.17g) */
+void reply_bool(reply *r, int b);              /* RESP2 :0/:1, RESP3 #f/#t */
 /* RESP3 verbatim string with a 3-letter format ("txt"); RESP2 bulk. */
 void reply_verbatim(reply *r, const char *p, size_t len, const char *fmt);
 
 /* Aggregates: the caller then writes count items (2*count for a map). */
 void reply_array(reply *r, long long count);
-void reply_map(reply *r, long long count);      /* RESP2 *2n */
-void reply_set(reply *r, long long count);      /* RESP2 *n */
-void reply_push(reply *r, long long count);     /* RESP2 *n */
+void reply_map(reply *r, long long count);  /* RESP2 *2n */
+void reply_set(reply *r, long long count);  /* RESP2 *n */
+void reply_push(reply *r, long long count); /* RESP2 *n */
 /* Convenience: an empty array. */
 void reply_empty_array(reply *r);
 

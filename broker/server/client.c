@@ -593,8 +593,7 @@ client_cmd_pause(cmd_ctx *ctx)
         if (cmd_arg_is(ctx, 3, "write"))
             all = 0;
         else if (!cmd_arg_is(ctx, 3, "all")) {
-            reply_error(ctx->r,
-                        "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            reply_error(ctx->r, "ERR CLIENT PAUSE mode must be WRITE or ALL");
             return;
         }
     } else if (ctx->argc > 4) {
@@ -693,8 +692,7 @@ client__cmd(cmd_ctx *ctx)
             return;
         }
         util_free(ctx->sess->name);
-        ctx->sess->name =
-            ctx->argv[2].len ? util_memdup(ctx->argv[2].ptr, ctx->argv[2].len) : NULL;
+        ctx->sess->name = ctx->argv[2].len ? util_memdup(ctx->argv[2].ptr, ctx->argv[2].len) : NULL;
         reply_ok(ctx->r);
     } else if (strcmp(sub, "getname") == 0) {
         reply_bulk_cstr(ctx->r, ctx->sess->name);
@@ -791,13 +789,34 @@ client__monitor_feed(const cmd_session *from, const char *addr, int argc, const 
         for (size_t k = 0; k < argv[i].len; k++) {
             unsigned char ch = (unsigned char)argv[i].ptr[k];
             switch (ch) {
-            case '\\': line[len++] = '\\'; line[len++] = '\\'; break;
-            case '"': line[len++] = '\\'; line[len++] = '"'; break;
-            case '\n': line[len++] = '\\'; line[len++] = 'n'; break;
-            case '\r': line[len++] = '\\'; line[len++] = 'r'; break;
-            case '\t': line[len++] = '\\'; line[len++] = 't'; break;
-            case '\a': line[len++] = '\\'; line[len++] = 'a'; break;
-            case '\b': line[len++] = '\\'; line[len++] = 'b'; break;
+            case '\\':
+                line[len++] = '\\';
+                line[len++] = '\\';
+                break;
+            case '"':
+                line[len++] = '\\';
+                line[len++] = '"';
+                break;
+            case '\n':
+                line[len++] = '\\';
+                line[len++] = 'n';
+                break;
+            case '\r':
+                line[len++] = '\\';
+                line[len++] = 'r';
+                break;
+            case '\t':
+                line[len++] = '\\';
+                line[len++] = 't';
+                break;
+            case '\a':
+                line[len++] = '\\';
+                line[len++] = 'a';
+                break;
+            case '\b':
+                line[len++] = '\\';
+                line[len++] = 'b';
+                break;
             default:
                 if (ch >= 32 && ch < 127)
                     line[len++] = (char)ch;

@@ -48,9 +48,9 @@ dispatch_unknown(reply *r, int argc, const resp_arg *argv)
     /* Quote arguments until 128 bytes are shown, as Redis does. */
     for (int i = 1; i < argc && used < 128; i++) {
         int room = 128 - (int)used;
-        int n = snprintf(args + used, sizeof(args) - used, "'%.*s' ",
-                         (int)(argv[i].len < (size_t)room ? argv[i].len : (size_t)room),
-                         argv[i].ptr);
+        int n =
+            snprintf(args + used, sizeof(args) - used, "'%.*s' ",
+                     (int)(argv[i].len < (size_t)room ? argv[i].len : (size_t)room), argv[i].ptr);
         if (n < 0)
             break;
         used += (size_t)n;
@@ -233,7 +233,8 @@ dispatch__slowlog_cmd(cmd_ctx *c)
             return;
         }
         if (c->argc == 3) {
-            if (cmd_get_ll_or_reply(c, 2, &count, "ERR count should be greater than or equal to -1") < 0)
+            if (cmd_get_ll_or_reply(c, 2, &count,
+                                    "ERR count should be greater than or equal to -1") < 0)
                 return;
             if (count < -1) {
                 reply_error(c->r, "ERR count should be greater than or equal to -1");

@@ -21,9 +21,9 @@
 #include "broker/util/mem.h"
 
 typedef struct info_buf {
-    char *p;     /* text, owned */
-    size_t len;  /* bytes used */
-    size_t cap;  /* bytes allocated */
+    char *p;    /* text, owned */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes allocated */
 } info_buf;
 
 static void info_add(info_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -99,8 +99,10 @@ info_server(info_buf *b)
              (int)getpid(), (unsigned long long)srv.start_ms * 2654435761ULL, config.port,
              server_ustime(), (long long)(now - srv.start_ms) / 1000,
              (long long)(now - srv.start_ms) / 86400000,
-             config.hz < 1 ? 1 : config.hz > 500 ? 500 : config.hz, config.hz,
-             (unsigned)((now / 1000) & 0xFFFFFF), config_file() ? config_file() : "");
+             config.hz < 1     ? 1
+             : config.hz > 500 ? 500
+                               : config.hz,
+             config.hz, (unsigned)((now / 1000) & 0xFFFFFF), config_file() ? config_file() : "");
 }
 
 static void
@@ -187,10 +189,10 @@ info_cpu(info_buf *b)
     info_add(b,
              "# CPU\r\nused_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n"
              "used_cpu_sys_children:%ld.%06ld\r\nused_cpu_user_children:%ld.%06ld\r\n",
-             (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec,
-             (long)self.ru_utime.tv_sec, (long)self.ru_utime.tv_usec,
-             (long)children.ru_stime.tv_sec, (long)children.ru_stime.tv_usec,
-             (long)children.ru_utime.tv_sec, (long)children.ru_utime.tv_usec);
+             (long)self.ru_stime.tv_sec, (long)self.ru_stime.tv_usec, (long)self.ru_utime.tv_sec,
+             (long)self.ru_utime.tv_usec, (long)children.ru_stime.tv_sec,
+             (long)children.ru_stime.tv_usec, (long)children.ru_utime.tv_sec,
+             (long)children.ru_utime.tv_usec);
 }
 
 static void
@@ -199,8 +201,9 @@ info_cmdstat(info_buf *b, const cmd_def *d)
     char name[96];
     if (d->calls == 0 && d->rejected == 0 && d->failed == 0)
         return;
-    info_add(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
-                "failed_calls=%llu\r\n",
+    info_add(b,
+             "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+             "failed_calls=%llu\r\n",
              cmd_fullname(d, name, sizeof(name)), d->calls, d->usec,
              d->calls ? (double)d->usec / (double)d->calls : 0.0, d->rejected, d->failed);
 }
@@ -230,8 +233,7 @@ info_errorstats(info_buf *b)
     while ((e = ks_dict_iter_next(&it)) != NULL) {
         size_t len;
         const char *k = ks_dict_entry_key(e, &len);
-        info_add(b, "errorstat_%.*s:count=%lld\r\n", (int)len, k,
-                 (long long)ks_dict_entry_s64(e));
+        info_add(b, "errorstat_%.*s:count=%lld\r\n", (int)len, k, (long long)ks_dict_entry_s64(e));
     }
     ks_dict_iter_stop(&it);
 }
@@ -251,25 +253,41 @@ info_keyspace(info_buf *b)
 }
 
 enum {
-    INFO_SERVER = 1 << 0, INFO_CLIENTS = 1 << 1, INFO_MEMORY = 1 << 2,
-    INFO_PERSISTENCE = 1 << 3, INFO_STATS = 1 << 4, INFO_REPLICATION = 1 << 5,
-    INFO_CPU = 1 << 6, INFO_MODULES = 1 << 7, INFO_COMMANDSTATS = 1 << 8,
-    INFO_ERRORSTATS = 1 << 9, INFO_CLUSTER = 1 << 10, INFO_KEYSPACE = 1 << 11,
+    INFO_SERVER = 1 << 0,
+    INFO_CLIENTS = 1 << 1,
+    INFO_MEMORY = 1 << 2,
+    INFO_PERSISTENCE = 1 << 3,
+    INFO_STATS = 1 << 4,
+    INFO_REPLICATION = 1 << 5,
+    INFO_CPU = 1 << 6,
+    INFO_MODULES = 1 << 7,
+    INFO_COMMANDSTATS = 1 << 8,
+    INFO_ERRORSTATS = 1 << 9,
+    INFO_CLUSTER = 1 << 10,
+    INFO_KEYSPACE = 1 << 11,
 };
 
-#define INFO_DEFAULT                                                                           \
-    (INFO_SERVER | INFO_CLIENTS | INFO_MEMORY | INFO_PERSISTENCE | INFO_STATS |                \
-     INFO_REPLICATION | INFO_CPU | INFO_MODULES | INFO_ERRORSTATS | INFO_CLUSTER | INFO_KEYSPACE)
+#define INFO_DEFAULT                                                                               \
+    (INFO_SERVER | INFO_CLIENTS | INFO_MEMORY | INFO_PERSISTENCE | INFO_STATS | INFO_REPLICATION | \
+     INFO_CPU | INFO_MODULES | INFO_ERRORSTATS | INFO_CLUSTER | INFO_KEYSPACE)
 
 static const struct {
-    const char *name;  /* section name, lowercase */
-    int bits;          /* sections it selects */
+    const char *name; /* section name, lowercase */
+    int bits;         /* sections it selects */
 } info_names[] = {
-    {"server", INFO_SERVER}, {"clients", INFO_CLIENTS}, {"memory", INFO_MEMORY},
-    {"persistence", INFO_PERSISTENCE}, {"stats", INFO_STATS},
-    {"replication", INFO_REPLICATION}, {"cpu", INFO_CPU}, {"modules", INFO_MODULES},
-    {"commandstats", INFO_COMMANDSTATS}, {"errorstats", INFO_ERRORSTATS},
-    {"cluster", INFO_CLUSTER}, {"keyspace", INFO_KEYSPACE}, {"default", INFO_DEFAULT},
+    {"server", INFO_SERVER},
+    {"clients", INFO_CLIENTS},
+    {"memory", INFO_MEMORY},
+    {"persistence", INFO_PERSISTENCE},
+    {"stats", INFO_STATS},
+    {"replication", INFO_REPLICATION},
+    {"cpu", INFO_CPU},
+    {"modules", INFO_MODULES},
+    {"commandstats", INFO_COMMANDSTATS},
+    {"errorstats", INFO_ERRORSTATS},
+    {"cluster", INFO_CLUSTER},
+    {"keyspace", INFO_KEYSPACE},
+    {"default", INFO_DEFAULT},
     {"all", INFO_DEFAULT | INFO_COMMANDSTATS},
     {"everything", INFO_DEFAULT | INFO_COMMANDSTATS},
 };
@@ -287,12 +305,12 @@ info__cmd(cmd_ctx *c, int argc, const resp_arg *sections)
         }
     }
     b.p[0] = '\0';
-#define INFO_SECTION(bit, code)                                                                \
-    if (bits & (bit)) {                                                                        \
-        if (!first)                                                                            \
-            info_add(&b, "\r\n");                                                              \
-        first = 0;                                                                             \
-        code;                                                                                  \
+#define INFO_SECTION(bit, code)                                                                    \
+    if (bits & (bit)) {                                                                            \
+        if (!first)                                                                                \
+            info_add(&b, "\r\n");                                                                  \
+        first = 0;                                                                                 \
+        code;                                                                                      \
     }
     INFO_SECTION(INFO_SERVER, info_server(&b));
     INFO_SECTION(INFO_CLIENTS, info_clients(&b));

@@ -59,14 +59,13 @@ server_log(int level, const char *fmt, ...)
     f = config.logfile && config.logfile[0] ? fopen(config.logfile, "a") : stdout;
     if (f == NULL)
         return;
-    fprintf(f, "%d:M %s.%03d %c %s\n", (int)getpid(), when, (int)(tv.tv_usec / 1000),
-            marks[level], msg);
+    fprintf(f, "%d:M %s.%03d %c %s\n", (int)getpid(), when, (int)(tv.tv_usec / 1000), marks[level],
+            msg);
     if (f != stdout)
         fclose(f);
     else
         fflush(f);
 }
-
 
 static void
 loop_listener_closed(uv_handle_t *h)
@@ -218,7 +217,7 @@ loop__config_apply(const char *name, const char **err)
     if (strcmp(name, "port") == 0 || strcmp(name, "bind") == 0) {
         if (loop__listen() != 0) {
             *err = strcmp(name, "port") == 0 ? "Unable to listen on this port"
-                                              : "Failed to bind to specified addresses.";
+                                             : "Failed to bind to specified addresses.";
             return -1;
         }
     } else if (strcmp(name, "dir") == 0) {

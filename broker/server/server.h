@@ -25,81 +25,81 @@ typedef struct client client;
 
 /* One TCP client. Owned by the server's client list. */
 struct client {
-    uv_tcp_t tcp;               /* the socket; tcp.data points here */
-    cmd_session sess;           /* caller state handlers see */
-    char *qbuf;                 /* query buffer, owned */
-    size_t qlen;                /* bytes in qbuf */
-    size_t qcap;                /* bytes allocated for qbuf */
-    size_t qpos;                /* first unconsumed byte in qbuf */
-    resp_parser parser;         /* progress of the current command */
-    reply out;                  /* replies not yet handed to the socket */
-    char *wbuf;                 /* bytes of the uv_write in flight, owned */
-    uv_write_t wreq;            /* the in-flight write, when writing */
-    int writing;                /* 1 while wreq is in flight */
-    int closing;                /* 1 once uv_close was called */
-    int paused;                 /* 1 while CLIENT PAUSE holds its command */
-    int pending;                /* 1 while in the server's flush list */
-    int64_t ctime_ms;           /* connection time */
-    int64_t last_ms;            /* last interaction */
-    char addr[64];              /* peer "ip:port" */
-    char laddr[64];             /* local "ip:port" */
-    int fd;                     /* socket fd, for CLIENT LIST */
-    const cmd_def *last_cmd;    /* for CLIENT LIST cmd= */
+    uv_tcp_t tcp;                   /* the socket; tcp.data points here */
+    cmd_session sess;               /* caller state handlers see */
+    char *qbuf;                     /* query buffer, owned */
+    size_t qlen;                    /* bytes in qbuf */
+    size_t qcap;                    /* bytes allocated for qbuf */
+    size_t qpos;                    /* first unconsumed byte in qbuf */
+    resp_parser parser;             /* progress of the current command */
+    reply out;                      /* replies not yet handed to the socket */
+    char *wbuf;                     /* bytes of the uv_write in flight, owned */
+    uv_write_t wreq;                /* the in-flight write, when writing */
+    int writing;                    /* 1 while wreq is in flight */
+    int closing;                    /* 1 once uv_close was called */
+    int paused;                     /* 1 while CLIENT PAUSE holds its command */
+    int pending;                    /* 1 while in the server's flush list */
+    int64_t ctime_ms;               /* connection time */
+    int64_t last_ms;                /* last interaction */
+    char addr[64];                  /* peer "ip:port" */
+    char laddr[64];                 /* local "ip:port" */
+    int fd;                         /* socket fd, for CLIENT LIST */
+    const cmd_def *last_cmd;        /* for CLIENT LIST cmd= */
     unsigned long long tot_net_in;  /* bytes read */
     unsigned long long tot_net_out; /* bytes written */
     unsigned long long tot_cmds;    /* commands run */
-    client *prev, *next;        /* server client list */
-    client *pnext;              /* flush list link */
+    client *prev, *next;            /* server client list */
+    client *pnext;                  /* flush list link */
 };
 
 /* A SLOWLOG entry. */
 typedef struct slowlog_entry {
-    long long id;               /* increasing id */
-    long long time;             /* unix seconds */
-    long long duration;         /* microseconds */
-    int argc;                   /* arguments kept (at most 32) */
-    char **argv;                /* copies, each at most 128 bytes + note */
-    size_t *argl;               /* lengths */
-    char *peer;                 /* client address */
-    char *name;                 /* client name or "" */
+    long long id;       /* increasing id */
+    long long time;     /* unix seconds */
+    long long duration; /* microseconds */
+    int argc;           /* arguments kept (at most 32) */
+    char **argv;        /* copies, each at most 128 bytes + note */
+    size_t *argl;       /* lengths */
+    char *peer;         /* client address */
+    char *name;         /* client name or "" */
 } slowlog_entry;
 
 typedef struct server {
-    uv_loop_t *loop;            /* the core loop */
-    uv_tcp_t **listeners;       /* one per bind address, each owned */
-    int nlisteners;             /* entries in listeners */
-    uv_timer_t cron;            /* runs hz times a second */
-    uv_prepare_t flush;         /* writes replies before the loop sleeps */
-    uv_check_t check;           /* reserved for post-I/O work */
-    uv_signal_t sigterm;        /* graceful shutdown */
-    uv_signal_t sigint;         /* graceful shutdown */
-    uv_timer_t unpause;         /* ends CLIENT PAUSE */
-    ks_space ks;                /* the databases */
-    cmd_host host;              /* services handed to handlers */
-    client *clients;            /* all connected clients */
-    client *flush_list;         /* clients with replies to write */
-    unsigned long nclients;     /* connected clients */
-    uint64_t next_client_id;    /* CLIENT ID source */
-    int shutting_down;          /* 1 once shutdown started */
-    int exit_code;              /* process exit status */
-    int64_t start_ms;           /* start time */
-    int64_t pause_end_ms;       /* CLIENT PAUSE deadline, 0 when not paused */
-    int pause_all;              /* 1 = ALL, 0 = WRITE */
-    int64_t lastsave;           /* unix seconds of last save (start) */
+    uv_loop_t *loop;         /* the core loop */
+    uv_tcp_t **listeners;    /* one per bind address, each owned */
+    int nlisteners;          /* entries in listeners */
+    uv_timer_t cron;         /* runs hz times a second */
+    uv_prepare_t flush;      /* writes replies before the loop sleeps */
+    uv_check_t check;        /* reserved for post-I/O work */
+    uv_signal_t sigterm;     /* graceful shutdown */
+    uv_signal_t sigint;      /* graceful shutdown */
+    uv_timer_t unpause;      /* ends CLIENT PAUSE */
+    ks_space ks;             /* the databases */
+    cmd_host host;           /* services handed to handlers */
+    client *clients;         /* all connected clients */
+    client *flush_list;      /* clients with replies to write */
+    unsigned long nclients;  /* connected clients */
+    uint64_t next_client_id; /* CLIENT ID source */
+    int shutting_down;       /* 1 once shutdown started */
+    int exit_code;           /* process exit status */
+    int64_t start_ms;        /* start time */
+    int64_t pause_end_ms;    /* CLIENT PAUSE deadline, 0 when not paused */
+    int pause_all;           /* 1 = ALL, 0 = WRITE */
+    int64_t lastsave;        /* unix seconds of last save (start) */
     /* Statistics (INFO stats), reset by CONFIG RESETSTAT. */
-    unsigned long long stat_conns;       /* total_connections_received */
-    unsigned long long stat_cmds;        /* total_commands_processed */
-    unsigned long long stat_rejected;    /* rejected_connections */
-    unsigned long long stat_net_in;      /* total_net_input_bytes */
-    unsigned long long stat_net_out;     /* total_net_output_bytes */
-    unsigned long long stat_errors;      /* total_error_replies */
-    ks_dict *errorstats;                 /* error code -> count (s64) */
+    unsigned long long stat_conns;    /* total_connections_received */
+    unsigned long long stat_cmds;     /* total_commands_processed */
+    unsigned long long stat_rejected; /* rejected_connections */
+    unsigned long long stat_net_in;   /* total_net_input_bytes */
+    unsigned long long stat_net_out;  /* total_net_output_bytes */
+    unsigned long long stat_errors;   /* total_error_replies */
+    ks_dict *errorstats;              /* error code -> count (s64) */
     /* SLOWLOG. */
-    slowlog_entry *slowlog;     /* ring of entries, newest last */
-    size_t slowlog_len;         /* entries used */
-    long long slowlog_next_id;  /* id of the next entry */
+    slowlog_entry *slowlog;    /* ring of entries, newest last */
+    size_t slowlog_len;        /* entries used */
+    long long slowlog_next_id; /* id of the next entry */
     /* MONITOR. */
-    unsigned long nmonitors;    /* clients in monitor mode */
+    unsigned long nmonitors; /* clients in monitor mode */
 } server;
 
 extern server srv;

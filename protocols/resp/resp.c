@@ -44,10 +44,10 @@ enum {
     RESP__BULK      /* reading bulk headers and payloads */
 };
 
-#define RESP__ARGS_FIRST 1024              /* first argv allocation, at most */
-#define RESP__ARGS_KEEP 1024               /* argv kept across commands, at most */
+#define RESP__ARGS_FIRST   1024            /* first argv allocation, at most */
+#define RESP__ARGS_KEEP    1024            /* argv kept across commands, at most */
 #define RESP__SCRATCH_KEEP RESP_INLINE_MAX /* scratch kept across commands, at most */
-#define RESP__LL_MAXLEN 20                 /* longest integer text ("-9223372036854775808") */
+#define RESP__LL_MAXLEN    20              /* longest integer text ("-9223372036854775808") */
 
 /* ---- Helpers ------------------------------------------------------------- */
 

@@ -30,8 +30,8 @@
 #define RESP_HDR_MAX 24
 
 /* Redis's limits for a client that must still AUTH. */
-#define RESP_UNAUTH_MAX_COUNT 10   /* multibulk count above this is refused */
-#define RESP_UNAUTH_MAX_BULK 16384 /* bulk length above this is refused */
+#define RESP_UNAUTH_MAX_COUNT 10    /* multibulk count above this is refused */
+#define RESP_UNAUTH_MAX_BULK  16384 /* bulk length above this is refused */
 
 /* One argument of a parsed command. */
 typedef struct resp_arg {

@@ -31,10 +31,10 @@
 #endif
 #ifdef TEST_ASAN
 #include <sanitizer/asan_interface.h>
-#define TEST_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define TEST_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
 #define TEST_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
 #else
-#define TEST_POISON(p, n) ((void)(p), (void)(n))
+#define TEST_POISON(p, n)   ((void)(p), (void)(n))
 #define TEST_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 

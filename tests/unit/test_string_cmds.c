@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#define TEST_NOW_MS 1700000000000LL /* the fixed command time */
+#define TEST_NOW_MS   1700000000000LL /* the fixed command time */
 #define TEST_MAX_ARGS 16
 
 /* One keyspace, one reply sink and one caller shared by a case. */
