@@ -35,7 +35,7 @@
 
 /* util_ld2str modes. */
 #define UTIL_LD_HUMAN 0 /* "%.17Lf", trailing zeros and '.' trimmed, "-0" printed "0" */
-#define UTIL_LD_AUTO 1  /* "%.17Lg" */
+#define UTIL_LD_AUTO  1 /* "%.17Lg" */
 
 /*
  * Parses s[0..len) as a strict decimal long long (Redis string2ll): an

@@ -656,7 +656,7 @@ test_dict_model_random_ops(void **state)
 
 /* ---- SCAN ---- */
 
-#define SCAN_STABLE 300    /* ids 0..299 stay for the whole scan */
+#define SCAN_STABLE   300  /* ids 0..299 stay for the whole scan */
 #define SCAN_VOLATILE 3000 /* ids SCAN_STABLE.. come and go */
 
 /* Scan callback state. */
