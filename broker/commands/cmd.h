@@ -184,6 +184,8 @@ int cmd_get_ll_or_reply(cmd_ctx *c, int i, long long *out, const char *msg);
 /* 1 when argv[i], up to a NUL byte, equals s ignoring case (Redis's
  * strcasecmp on option names). */
 int cmd_arg_is(const cmd_ctx *c, int i, const char *s);
+/* 1 when a is a valid CLIENT SETNAME / HELLO SETNAME name. */
+int cmd_client_name_ok(const resp_arg *a);
 /* Lookup helpers on the caller's database. */
 ks_obj *cmd_lookup_read(cmd_ctx *c, int i);
 ks_obj *cmd_lookup_write(cmd_ctx *c, int i);

@@ -69,17 +69,6 @@ cmd_auth(cmd_ctx *c)
     reply_ok(c->r);
 }
 
-static int
-conn_name_ok(const resp_arg *a)
-{
-    for (size_t i = 0; i < a->len; i++) {
-        unsigned char ch = (unsigned char)a->ptr[i];
-        if (ch < '!' || ch > '~')
-            return 0;
-    }
-    return 1;
-}
-
 static void
 cmd_hello(cmd_ctx *c)
 {
@@ -103,7 +92,7 @@ cmd_hello(cmd_ctx *c)
             i += 2;
         } else if (cmd_arg_is(c, i, "setname") && more >= 1) {
             name = &c->argv[i + 1];
-            if (!conn_name_ok(name)) {
+            if (!cmd_client_name_ok(name)) {
                 reply_error(c->r, "ERR Client names cannot contain spaces, newlines or special "
                                   "characters.");
                 return;

@@ -166,3 +166,15 @@ cmd_key_changed(cmd_ctx *c, const void *key, size_t len)
     (void)len;
     c->dirty++;
 }
+
+int
+cmd_client_name_ok(const resp_arg *a)
+{
+    /* Redis allows only printable ASCII without spaces ('!' to '~'). */
+    for (size_t i = 0; i < a->len; i++) {
+        unsigned char ch = (unsigned char)a->ptr[i];
+        if (ch < '!' || ch > '~')
+            return 0;
+    }
+    return 1;
+}

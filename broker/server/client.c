@@ -665,18 +665,6 @@ static const char *const client_help[] = {
     NULL,
 };
 
-/* CLIENT SETNAME validation: printable, no spaces (Redis's rule). */
-static int
-client_name_ok(const resp_arg *a)
-{
-    for (size_t i = 0; i < a->len; i++) {
-        unsigned char ch = (unsigned char)a->ptr[i];
-        if (ch < '!' || ch > '~')
-            return 0;
-    }
-    return 1;
-}
-
 void
 client__cmd(cmd_ctx *ctx)
 {
@@ -686,7 +674,7 @@ client__cmd(cmd_ctx *ctx)
     if (strcmp(sub, "id") == 0) {
         reply_int(ctx->r, (long long)ctx->sess->id);
     } else if (strcmp(sub, "setname") == 0) {
-        if (!client_name_ok(&ctx->argv[2])) {
+        if (!cmd_client_name_ok(&ctx->argv[2])) {
             reply_error(ctx->r, "ERR Client names cannot contain spaces, newlines or special "
                                 "characters.");
             return;

@@ -70,7 +70,6 @@ typedef struct server {
     int nlisteners;          /* entries in listeners */
     uv_timer_t cron;         /* runs hz times a second */
     uv_prepare_t flush;      /* writes replies before the loop sleeps */
-    uv_check_t check;        /* reserved for post-I/O work */
     uv_signal_t sigterm;     /* graceful shutdown */
     uv_signal_t sigint;      /* graceful shutdown */
     uv_timer_t unpause;      /* ends CLIENT PAUSE */
