@@ -5,10 +5,11 @@
 #
 # Both servers run on free ports bound to 127.0.0.1, each with its own temp
 # dir, pinned to CPU 0; redis-benchmark is pinned to CPU 1. Rounds are
-# interleaved (runnel, redis, runnel, redis, ...); the idle server stays up
-# but does no work while the other is measured. Each round runs, for -P 1
-# then -P 16, runnel then redis (so each pair is measured close in time),
-# the tests PING_INLINE, PING_MBULK, SET, GET, INCR, MSET with 50 clients.
+# interleaved (runnel, redis, runnel, redis, ...) down to single tests; the
+# idle server stays up but does no work while the other is measured. Each
+# round runs, for -P 1 then -P 16, each of the tests PING_INLINE, PING_MBULK,
+# SET, GET, INCR, MSET (the -t ping,set,get,incr,mset set) with 50 clients
+# against runnel and then redis, so each pair is measured close in time.
 # bench/compare.py takes the median requests/sec per (test, P) and prints
 # the table with the ratio runnel/redis. The script reports; it exits
 # 0 whatever the ratios are (non-zero only when it cannot run at all).
@@ -28,7 +29,8 @@ ROUNDS=5
 N1=100000        # requests per test at -P 1
 N16=1000000      # requests per test at -P 16
 CLIENTS=50
-TESTS=ping,set,get,incr,mset
+# One redis-benchmark run per test, so runnel and redis alternate test by test.
+TESTS="ping_inline ping_mbulk set get incr mset"
 OUT=""
 SERVER_CPU=0
 CLIENT_CPU=1
@@ -38,7 +40,7 @@ usage() {
     echo "                    [--n1 N] [--n16 N] [--out DIR]"
     echo "  --runnel P   runnel-server to test (default: build Release into build/bench)"
     echo "  --redis P    redis-server to compare with (default: redis-server on PATH)"
-    echo "  --quick      3 rounds, -n 20000 / 200000 (about a minute)"
+    echo "  --quick      3 rounds, -n 30000 / 300000 (about a minute)"
     echo "  --rounds N   rounds per server (default $ROUNDS)"
     echo "  --n1 N       requests per test at -P 1 (default $N1)"
     echo "  --n16 N      requests per test at -P 16 (default $N16)"
@@ -49,7 +51,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --runnel) RUNNEL=$2; shift 2 ;;
     --redis) REDIS=$2; shift 2 ;;
-    --quick) ROUNDS=3; N1=20000; N16=200000; shift ;;
+    --quick) ROUNDS=3; N1=30000; N16=300000; shift ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --n1) N1=$2; shift 2 ;;
     --n16) N16=$2; shift 2 ;;
@@ -65,9 +67,15 @@ done
 
 if [ -z "$RUNNEL" ]; then
     echo "== building Release runnel-server into build/bench" >&2
+    mkdir -p "$ROOT/build/bench"
     cmake -S "$ROOT" -B "$ROOT/build/bench" -DCMAKE_BUILD_TYPE=Release \
-        -DRUNNEL_BUILD_TESTS=OFF >/dev/null
-    cmake --build "$ROOT/build/bench" -j2 --target runnel-server >/dev/null
+        -DRUNNEL_BUILD_TESTS=OFF >"$ROOT/build/bench/build.log" 2>&1 &&
+    cmake --build "$ROOT/build/bench" -j2 --target runnel-server \
+        >>"$ROOT/build/bench/build.log" 2>&1 || {
+        tail -30 "$ROOT/build/bench/build.log" >&2
+        echo "run.sh: build failed (full log: build/bench/build.log)" >&2
+        exit 2
+    }
     RUNNEL=$ROOT/build/bench/broker/runnel-server
 fi
 [ -x "$RUNNEL" ] || { echo "run.sh: $RUNNEL is not executable" >&2; exit 2; }
@@ -129,9 +137,9 @@ wait_ready redis "$REDIS_PORT" "$REDIS_PID"
 
 port_of() { if [ "$1" = runnel ]; then echo "$RUNNEL_PORT"; else echo "$REDIS_PORT"; fi; }
 
-bench() { # server pipeline requests > csv
+bench() { # server pipeline requests tests > csv
     taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$(port_of "$1")" \
-        -c "$CLIENTS" -n "$3" -P "$2" -t "$TESTS" --csv 2>>"$TMP/benchmark.err"
+        -c "$CLIENTS" -n "$3" -P "$2" -t "$4" --csv 2>>"$TMP/benchmark.err"
 }
 
 echo "== runnel $("$RUNNEL" --version 2>&1 | head -1)" >&2
@@ -141,17 +149,21 @@ echo "== $ROUNDS rounds, -c $CLIENTS, -n $N1 at -P 1, -n $N16 at -P 16," \
 
 # A short warm-up for each server (page faults, allocator pools).
 for s in runnel redis; do
-    bench "$s" 16 20000 >/dev/null
+    bench "$s" 16 20000 "${TESTS// /,}" >/dev/null
 done
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s)
 for r in $(seq "$ROUNDS"); do
     for p in 1 16; do
-        for s in runnel redis; do
-            n=$N1
-            [ "$p" = 16 ] && n=$N16
-            echo "-- round $r/$ROUNDS $s -P $p -n $n ($(($(date +%s) - START))s)" >&2
-            bench "$s" "$p" "$n" >"$OUT/$s-r$r-P$p.csv"
+        n=$N1
+        [ "$p" = 16 ] && n=$N16
+        echo "-- round $r/$ROUNDS -P $p -n $n ($(($(date +%s) - START))s," \
+            "load $(cut -d' ' -f1 /proc/loadavg))" >&2
+        for t in $TESTS; do
+            for s in runnel redis; do
+                bench "$s" "$p" "$n" "$t" >"$OUT/$s-r$r-P$p-$t.csv"
+            done
             kill -0 "$RUNNEL_PID" 2>/dev/null || {
                 echo "run.sh: runnel-server died; its log:" >&2
                 tail -20 "$TMP/runnel.log" >&2
@@ -160,7 +172,9 @@ for r in $(seq "$ROUNDS"); do
         done
     done
 done
-echo "== measured in $(($(date +%s) - START))s" >&2
+echo "== measured in $(($(date +%s) - START))s; load average before: $LOAD_BEFORE," \
+    "after: $(cut -d' ' -f1-3 /proc/loadavg) (anything well above 0 means other" \
+    "processes competed for the 2 CPUs)" >&2
 
 "$PY" "$ROOT/bench/compare.py" "$OUT"
 [ "$KEEP_OUT" = 1 ] && echo "raw CSV kept in $OUT" >&2

@@ -176,6 +176,7 @@ main(int argc, char **argv)
     srv.start_ms = server_now_ms();
     srv.lastsave = srv.start_ms / 1000;
     srv.errorstats = ks_dict_new();
+    srv.clients_by_id = ks_dict_new();
     srv.host.info = info__cmd;
     srv.host.client = client__cmd;
     srv.host.shutdown = main_host_shutdown;
@@ -184,6 +185,7 @@ main(int argc, char **argv)
     srv.host.stats_reset = dispatch__reset_stats;
     srv.host.slowlog = dispatch__slowlog_cmd;
     srv.host.lastsave = main_host_lastsave;
+    srv.host.block = blocked__block;
     config_set_apply_hook(loop__config_apply);
     ks_space_init(&srv.ks, (int)config.databases);
     cmd_table_init();
@@ -195,6 +197,7 @@ main(int argc, char **argv)
     cmd_table_fini();
     ks_space_fini(&srv.ks);
     ks_dict_free(srv.errorstats, NULL);
+    ks_dict_free(srv.clients_by_id, NULL);
     dispatch__slowlog_free();
     config_fini();
     return rc;

@@ -158,6 +158,17 @@ typedef struct cmd_host {
     void (*reset)(cmd_ctx *c);   /* RESET the caller's connection */
     void (*stats_reset)(void);
     void (*slowlog)(cmd_ctx *c);
+    /* Blocks the caller on the keys at argv[keys[i]] until one of them
+     * changes, then runs argv (owned copy made here; pass the command with
+     * "$"-like arguments already resolved) again for it; deadline_ms is
+     * absolute, 0 for none. On timeout the caller gets a null array
+     * (null_bulk 0) or a null bulk (1). Returns 0 when blocked (the handler
+     * writes no reply), or -1 when the caller cannot block (a script, a
+     * transaction): the handler then replies as on timeout. Called again
+     * while the command re-runs for a still-blocked caller, it keeps it
+     * blocked with its original deadline. */
+    int (*block)(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int nkeys,
+                 int64_t deadline_ms, int null_bulk);
     long long (*lastsave)(void);
 } cmd_host;
 

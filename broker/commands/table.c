@@ -160,10 +160,9 @@ cmd_lookup_write(cmd_ctx *c, int i)
 void
 cmd_key_changed(cmd_ctx *c, const void *key, size_t len)
 {
-    /* WATCH and keyspace notifications hook in here with their issues;
-     * today a change only counts towards dirty. */
-    (void)key;
-    (void)len;
+    /* Callers blocked on the key run again once this command is done.
+     * WATCH and keyspace notifications hook in here with their issues. */
+    ks_block_signal(&c->ks->blocking, c->db->id, key, len);
     c->dirty++;
 }
 

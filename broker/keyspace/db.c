@@ -46,6 +46,7 @@ ks_space_init(ks_space *ks, int count)
         if (ks->dbs[i].keys == NULL || ks->dbs[i].expires == NULL)
             runnel_panic("out of memory creating databases");
     }
+    ks_blocking_init(&ks->blocking);
     ks_rng_state ^= (uint64_t)time(NULL);
 }
 
@@ -58,6 +59,7 @@ ks_space_fini(ks_space *ks)
     }
     util_free(ks->dbs);
     ks->dbs = NULL;
+    ks_blocking_fini(&ks->blocking);
 }
 
 /* Deletes key because it expired: reports it first, then frees it. */

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/keyspace/blocking.h"
 #include "broker/keyspace/dict.h"
 #include "broker/keyspace/obj.h"
 
@@ -37,6 +38,7 @@ typedef struct ks_space {
     unsigned long long hits;               /* stat: keyspace_hits */
     unsigned long long misses;             /* stat: keyspace_misses */
     unsigned int active_db;                /* active expiry resumes here */
+    ks_blocking blocking;                  /* callers blocked on keys */
     /* Called for every key deleted by expiry (before the value is freed),
      * and for every key a command changed (ks_touch_key): notifications
      * and WATCH plug in here. May be NULL. */

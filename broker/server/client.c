@@ -132,6 +132,8 @@ client__accept(uv_stream_t *listener, int status)
     srv.clients = c;
     srv.nclients++;
     srv.stat_conns++;
+    if (ks_dict_add(srv.clients_by_id, &c->sess.id, sizeof(c->sess.id), c) == NULL)
+        runnel_panic("out of memory indexing a client");
     uv_read_start((uv_stream_t *)&c->tcp, client_alloc_cb, client_read_cb);
 }
 
@@ -162,6 +164,8 @@ client_close(client *c)
     if (c->next)
         c->next->prev = c->prev;
     srv.nclients--;
+    ks_dict_del(srv.clients_by_id, &c->sess.id, sizeof(c->sess.id), NULL);
+    blocked__unblock(c, BLOCKED_GONE);
     if (c->sess.flags & SESS_MONITOR)
         srv.nmonitors--;
     /* A client in the flush list stays there: the flush skips closing
@@ -290,7 +294,8 @@ client_pause_holds(const resp_arg *argv, int argc)
 void
 client__process(client *c)
 {
-    while (!c->closing && !(c->sess.flags & SESS_CLOSE_AFTER_REPLY) && c->qpos < c->qlen) {
+    while (!c->closing && !c->blocked && !(c->sess.flags & SESS_CLOSE_AFTER_REPLY) &&
+           c->qpos < c->qlen) {
         int rc;
         c->parser.max_bulk_len = config.proto_max_bulk_len;
         c->parser.unauth = !c->sess.authed;
@@ -349,6 +354,8 @@ client_flags_str(const client *c, char *buf)
     char *p = buf;
     if (c->sess.flags & SESS_MONITOR)
         *p++ = 'O';
+    if (c->blocked)
+        *p++ = 'b';
     if (c->sess.flags & SESS_PUBSUB)
         *p++ = 'P';
     if (c->sess.flags & SESS_CLOSE_AFTER_REPLY)
@@ -728,6 +735,30 @@ client__cmd(cmd_ctx *ctx)
             return;
         }
         reply_ok(ctx->r);
+    } else if (strcmp(sub, "unblock") == 0) {
+        long long id;
+        int how = BLOCKED_TIMEOUT;
+        client *target;
+        if (cmd_get_ll_or_reply(ctx, 2, &id, NULL) < 0)
+            return;
+        if (ctx->argc == 4) {
+            if (cmd_arg_is(ctx, 3, "error"))
+                how = BLOCKED_ERROR;
+            else if (!cmd_arg_is(ctx, 3, "timeout")) {
+                reply_error(ctx->r, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                return;
+            }
+        } else if (ctx->argc > 4) {
+            cmd_reply_syntax(ctx);
+            return;
+        }
+        target = blocked__client_by_id((uint64_t)id);
+        if (target && target->blocked) {
+            blocked__unblock(target, how);
+            reply_int(ctx->r, 1);
+        } else {
+            reply_int(ctx->r, 0);
+        }
     } else if (strcmp(sub, "help") == 0) {
         long long n = 0;
         while (client_help[n])
@@ -745,7 +776,7 @@ client__close_idle(int64_t now_ms)
         return;
     for (client *c = srv.clients, *next; c; c = next) {
         next = c->next;
-        if ((c->sess.flags & (SESS_PUBSUB | SESS_MONITOR)) || c->writing)
+        if ((c->sess.flags & (SESS_PUBSUB | SESS_MONITOR)) || c->writing || c->blocked)
             continue;
         if ((now_ms - c->last_ms) / 1000 > config.timeout) {
             server_log(CONFIG_LL_VERBOSE, "Closing idle client");

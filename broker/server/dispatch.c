@@ -204,6 +204,10 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
     if (srv.nmonitors && !(d->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
         client__monitor_feed(sess, cl ? cl->addr : "", argc, argv);
 
+    /* Keys this command changed may release blocked clients. */
+    if (srv.ks.blocking.nready)
+        blocked__serve_ready();
+
 done:
     /* CLIENT REPLY OFF/SKIP: the reply is dropped after it was built. */
     if (sess->flags & (SESS_REPLY_OFF | SESS_REPLY_SKIP))

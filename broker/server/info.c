@@ -118,8 +118,8 @@ info_clients(info_buf *b)
     info_add(b,
              "# Clients\r\nconnected_clients:%lu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
              "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
-             "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-             srv.nclients, config.maxclients, maxin, maxout);
+             "blocked_clients:%lu\r\ntracking_clients:0\r\nclients_in_timeout_table:%lu\r\n",
+             srv.nclients, config.maxclients, maxin, maxout, srv.nblocked, srv.nblocked);
 }
 
 static void

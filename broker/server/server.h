@@ -48,6 +48,7 @@ struct client {
     unsigned long long tot_net_in;  /* bytes read */
     unsigned long long tot_net_out; /* bytes written */
     unsigned long long tot_cmds;    /* commands run */
+    struct blocked_state *blocked;  /* non-NULL while in a blocking command, owned */
     client *prev, *next;            /* server client list */
     client *pnext;                  /* flush list link */
 };
@@ -99,6 +100,10 @@ typedef struct server {
     long long slowlog_next_id; /* id of the next entry */
     /* MONITOR. */
     unsigned long nmonitors; /* clients in monitor mode */
+    /* Blocking. */
+    ks_dict *clients_by_id; /* 8-byte id -> client *, borrowed */
+    unsigned long nblocked; /* clients in a blocking command */
+    int serving_blocked;    /* 1 while ready keys are being served */
 } server;
 
 extern server srv;
@@ -131,6 +136,17 @@ void dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const res
 void dispatch__slowlog_cmd(cmd_ctx *c);
 void dispatch__reset_stats(void);
 void dispatch__slowlog_free(void);
+
+/* blocked.c */
+int blocked__block(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int nkeys,
+                   int64_t deadline_ms, int null_bulk);
+void blocked__serve_ready(void);
+void blocked__unblock(client *cl, int how);
+client *blocked__client_by_id(uint64_t id);
+#define BLOCKED_SERVED  0 /* the command ran again and replied */
+#define BLOCKED_TIMEOUT 1 /* the deadline passed: null reply */
+#define BLOCKED_ERROR   2 /* CLIENT UNBLOCK ... ERROR */
+#define BLOCKED_GONE    3 /* the client disconnected: no reply */
 
 /* info.c */
 void info__cmd(cmd_ctx *c, int argc, const resp_arg *sections);
