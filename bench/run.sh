@@ -27,7 +27,7 @@ RUNNEL=""
 REDIS=redis-server
 ROUNDS=5
 N1=100000        # requests per test at -P 1
-N16=1000000      # requests per test at -P 16
+N16=2000000      # requests per test at -P 16
 CLIENTS=50
 # One redis-benchmark run per test, so runnel and redis alternate test by test.
 TESTS="ping_inline ping_mbulk set get incr mset"

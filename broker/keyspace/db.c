@@ -269,8 +269,10 @@ ks_active_expire(ks_space *ks, int64_t now_ms, long long budget_us)
         ks->active_db++;
         for (;;) {
             size_t sampled = 0, expired;
-            if (ks_dict_count(db->expires) == 0)
+            if (ks_dict_count(db->expires) == 0) {
+                db->avg_ttl = 0; /* as Redis: no volatile keys, no average */
                 break;
+            }
             expired = ks_expire_round(ks, db, now_ms, &sampled);
             total += expired;
             total_sampled += sampled;
