@@ -9,7 +9,8 @@
 # idle server stays up but does no work while the other is measured. Each
 # round runs, for -P 1 then -P 16, each of the tests PING_INLINE, PING_MBULK,
 # SET, GET, INCR, MSET (the -t ping,set,get,incr,mset set) with 50 clients
-# against runnel and then redis, so each pair is measured close in time.
+# against runnel and redis back to back (runnel first in odd rounds, redis
+# first in even rounds), so each pair is measured close in time.
 # bench/compare.py takes the median requests/sec per (test, P) and prints
 # the table with the ratio runnel/redis. The script reports; it exits
 # 0 whatever the ratios are (non-zero only when it cannot run at all).
@@ -160,8 +161,12 @@ for r in $(seq "$ROUNDS"); do
         [ "$p" = 16 ] && n=$N16
         echo "-- round $r/$ROUNDS -P $p -n $n ($(($(date +%s) - START))s," \
             "load $(cut -d' ' -f1 /proc/loadavg))" >&2
+        # ABBA order: runnel first in odd rounds, redis first in even ones,
+        # so a bias towards the first (or second) of a pair cancels out.
+        order="runnel redis"
+        [ $((r % 2)) = 0 ] && order="redis runnel"
         for t in $TESTS; do
-            for s in runnel redis; do
+            for s in $order; do
                 bench "$s" "$p" "$n" "$t" >"$OUT/$s-r$r-P$p-$t.csv"
             done
             kill -0 "$RUNNEL_PID" 2>/dev/null || {

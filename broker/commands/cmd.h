@@ -97,14 +97,16 @@ struct cmd_def;
 struct cmd_host;
 
 /* One key specification, as COMMAND INFO reports it (Redis 7 key specs):
- * begin_search by index, find_keys by range. */
+ * begin_search by index or keyword, find_keys by range. */
 typedef struct cmd_keyspec {
-    const char *flags; /* space-separated, e.g. "RW ACCESS UPDATE"; NULL ends */
-    int begin;         /* begin_search index */
-    int lastkey;       /* find_keys lastkey: 0 one key, -1 to the last arg */
-    int keystep;       /* find_keys keystep */
-    int limit;         /* find_keys limit */
-    const char *notes; /* COMMAND INFO "notes", or NULL */
+    const char *flags;   /* space-separated, e.g. "RW ACCESS UPDATE"; NULL ends */
+    int begin;           /* begin_search index */
+    int lastkey;         /* find_keys lastkey: 0 one key, -1 to the last arg */
+    int keystep;         /* find_keys keystep */
+    int limit;           /* find_keys limit */
+    const char *notes;   /* COMMAND INFO "notes", or NULL */
+    const char *keyword; /* begin_search by keyword (XREAD "STREAMS"), or NULL */
+    int startfrom;       /* keyword search starts here (negative: from the end) */
 } cmd_keyspec;
 
 typedef struct cmd_ctx {

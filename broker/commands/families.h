@@ -12,6 +12,8 @@
 extern cmd_def cmd_string_defs[]; /* string.c */
 extern cmd_def cmd_keys_defs[];   /* keys.c */
 extern cmd_def cmd_conn_defs[];   /* conn.c: PING, ECHO, HELLO, AUTH, SELECT... */
-extern cmd_def cmd_server_defs[]; /* server.c: INFO, CONFIG, COMMAND, ... */
+extern cmd_def cmd_server_defs[];
+extern cmd_def cmd_stream_defs[];
+/* stream.c: XADD, XRANGE, XREAD, ... */ /* server.c: INFO, CONFIG, COMMAND, ... */
 
 #endif /* BROKER_COMMANDS_FAMILIES_H */

@@ -170,11 +170,21 @@ server_command_info(reply *r, const cmd_def *d)
         reply_bulk_cstr(r, "begin_search");
         reply_map(r, 2);
         reply_bulk_cstr(r, "type");
-        reply_bulk_cstr(r, "index");
-        reply_bulk_cstr(r, "spec");
-        reply_map(r, 1);
-        reply_bulk_cstr(r, "index");
-        reply_int(r, ks[i].begin);
+        if (ks[i].keyword) {
+            reply_bulk_cstr(r, "keyword");
+            reply_bulk_cstr(r, "spec");
+            reply_map(r, 2);
+            reply_bulk_cstr(r, "keyword");
+            reply_bulk_cstr(r, ks[i].keyword);
+            reply_bulk_cstr(r, "startfrom");
+            reply_int(r, ks[i].startfrom);
+        } else {
+            reply_bulk_cstr(r, "index");
+            reply_bulk_cstr(r, "spec");
+            reply_map(r, 1);
+            reply_bulk_cstr(r, "index");
+            reply_int(r, ks[i].begin);
+        }
         reply_bulk_cstr(r, "find_keys");
         reply_map(r, 2);
         reply_bulk_cstr(r, "type");
@@ -263,8 +273,26 @@ server_getkeys(cmd_ctx *c, int with_flags)
     }
     mark = reply_defer(c->r);
     for (int s = 0; s < nks; s++) {
-        int last = ks[s].lastkey < 0 ? argc + ks[s].lastkey : ks[s].begin + ks[s].lastkey;
-        for (int i = ks[s].begin; i <= last && i < argc; i += ks[s].keystep) {
+        int first = ks[s].begin, last;
+        if (ks[s].keyword) {
+            /* The keys start after the keyword, searched from startfrom. */
+            int step = ks[s].startfrom >= 0 ? 1 : -1;
+            int i = ks[s].startfrom >= 0 ? ks[s].startfrom : argc + ks[s].startfrom;
+            size_t kwlen = strlen(ks[s].keyword);
+            first = 0;
+            for (; i > 0 && i < argc; i += step) {
+                if (argv[i].len == kwlen && strncasecmp(argv[i].ptr, ks[s].keyword, kwlen) == 0) {
+                    first = i + 1;
+                    break;
+                }
+            }
+            if (first == 0 || first >= argc)
+                continue;
+        }
+        last = ks[s].lastkey < 0 ? argc + ks[s].lastkey : first + ks[s].lastkey;
+        if (ks[s].limit > 1)
+            last = first + (last - first + 1) / ks[s].limit - 1;
+        for (int i = first; i <= last && i < argc; i += ks[s].keystep) {
             if (with_flags) {
                 reply_array(c->r, 2);
                 reply_bulk(c->r, argv[i].ptr, argv[i].len);

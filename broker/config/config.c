@@ -71,6 +71,10 @@ static config_param config_table[] = {
     {"hz", CONFIG_INT, 0, 0, INT_MAX, 10, NULL, NULL, NUM(hz)},
     {"slowlog-log-slower-than", CONFIG_INT, 0, -1, LLONG_MAX, 10000, NULL, NULL,
      NUM(slowlog_log_slower_than)},
+    {"stream-node-max-bytes", CONFIG_MEM, 0, 0, LLONG_MAX, 4096, NULL, NULL,
+     NUM(stream_node_max_bytes)},
+    {"stream-node-max-entries", CONFIG_INT, 0, 0, LLONG_MAX, 100, NULL, NULL,
+     NUM(stream_node_max_entries)},
     {"slowlog-max-len", CONFIG_INT, 0, 0, LLONG_MAX, 128, NULL, NULL, NUM(slowlog_max_len)},
 };
 

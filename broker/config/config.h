@@ -41,6 +41,8 @@ typedef struct runnel_config {
     long long hz;                        /* cron frequency as configured */
     long long slowlog_log_slower_than;   /* usec, <0 disables */
     long long slowlog_max_len;           /* entries kept */
+    long long stream_node_max_bytes;     /* bytes per stream block, 0 = no limit */
+    long long stream_node_max_entries;   /* entries per stream block, 0 = no limit */
 } runnel_config;
 
 extern runnel_config config;

@@ -16,6 +16,7 @@
 
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
+#include "streams/stream.h"
 
 uint32_t ks_clock_sec;
 
@@ -73,8 +74,16 @@ ks_obj *
 ks_obj_dup(const ks_obj *o)
 {
     ks_obj *c;
-    if (o->type != KS_STRING)
-        return NULL; /* other types add their copy with their issue */
+    if (o->type == KS_STREAM) {
+        stream *copy = stream_dup((const stream *)o->ptr);
+        if (copy == NULL)
+            runnel_panic("out of memory copying a stream");
+        c = util_calloc(1, sizeof(*c));
+        *c = *o;
+        c->lru = ks_clock_sec;
+        c->ptr = (char *)copy;
+        return c;
+    }
     if (o->enc == KS_ENC_RAW)
         c = ks_obj_new_raw(o->ptr, o->len);
     else
@@ -89,6 +98,8 @@ ks_obj_free(ks_obj *o)
         return;
     if (o->type == KS_STRING && o->enc == KS_ENC_RAW)
         util_free(o->ptr);
+    else if (o->type == KS_STREAM)
+        stream_free((stream *)o->ptr);
     util_free(o);
 }
 
@@ -128,6 +139,8 @@ ks_obj_enc_name(const ks_obj *o)
         return "int";
     case KS_ENC_EMBSTR:
         return "embstr";
+    case KS_ENC_STREAM:
+        return "stream";
     }
     return "unknown";
 }
@@ -145,6 +158,8 @@ ks_obj_mem(const ks_obj *o)
 {
     if (o->type == KS_STRING)
         return sizeof(*o) + (o->enc == KS_ENC_RAW ? o->cap : o->len + 1);
+    if (o->type == KS_STREAM)
+        return sizeof(*o) + stream_mem((const stream *)o->ptr);
     return sizeof(*o);
 }
 

@@ -27,9 +27,10 @@ enum ks_type {
 };
 
 enum ks_enc {
-    KS_ENC_RAW = 0,    /* string in its own growable buffer */
-    KS_ENC_INT = 1,    /* string holding a canonical integer */
-    KS_ENC_EMBSTR = 8, /* short string embedded after the header */
+    KS_ENC_RAW = 0,     /* string in its own growable buffer */
+    KS_ENC_INT = 1,     /* string holding a canonical integer */
+    KS_ENC_EMBSTR = 8,  /* short string embedded after the header */
+    KS_ENC_STREAM = 10, /* stream log (streams/stream.h) */
 };
 
 /* Strings up to this length are embedded, as Redis's embstr limit. */
@@ -41,7 +42,8 @@ typedef struct ks_obj {
     uint32_t lru; /* access clock in seconds (ks_clock_sec), for IDLETIME */
     size_t len;   /* strings: bytes in ptr (excluding the NUL) */
     size_t cap;   /* strings: bytes allocated in ptr when raw, else 0 */
-    char *ptr;    /* strings: NUL-terminated bytes, embedded or owned */
+    char *ptr;    /* strings: NUL-terminated bytes, embedded or owned;
+                     streams: the stream *, owned */
 } ks_obj;
 
 /* Lifecycle. ks_obj_new_str() picks int/embstr/raw the way Redis's
