@@ -381,17 +381,6 @@ stream__entry_end(const stream_block *b, const stream__entry *e)
     return (uint32_t)(p - b->data);
 }
 
-uint32_t
-stream__master_at(const stream_block *b, uint32_t idx)
-{
-    const unsigned char *p = b->data;
-
-    assert(idx < b->master_count);
-    while (idx-- > 0)
-        p = stream__elem_skip(p);
-    return (uint32_t)(p - b->data);
-}
-
 /* ---- Blocks ----
  *
  * Invariants (stream_check verifies them): blocks are chained in ID order

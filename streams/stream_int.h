@@ -164,8 +164,6 @@ const unsigned char *stream__elem_get(const unsigned char *p, stream_field *out,
 void stream__entry_read(const stream_block *b, uint32_t off, stream__entry *e);
 /* Offset just past the entry whose head is e. */
 uint32_t stream__entry_end(const stream_block *b, const stream__entry *e);
-/* Offset of master field idx (< b->master_count). O(idx). */
-uint32_t stream__master_at(const stream_block *b, uint32_t idx);
 
 /* ---- Blocks and metadata (stream.c) ---- */
 

@@ -1280,6 +1280,59 @@ test_stream_minid_exact_drops_block_left_empty(void **state)
     stream_free(s);
 }
 
+static void
+test_stream_xsetid_setters_store(void **state)
+{
+    stream *s = stream_new();
+    stream_field fv[2] = {test_str("k"), test_str("v")};
+    stream_id out;
+
+    (void)state;
+    test_add(s, 5, 0, 4096, 100);
+    stream_set_last_id(s, &(stream_id){90, 7});
+    stream_set_entries_added(s, 40);
+    stream_set_max_deleted_id(s, &(stream_id){3, 3});
+    test_assert_id(stream_last_id(s), 90, 7);
+    assert_int_equal(stream_entries_added(s), 40);
+    test_assert_id(stream_max_deleted_id(s), 3, 3);
+    assert_int_equal(stream_append(s, STREAM_ID_AUTO, NULL, fv, 1, 10, 4096, 100, &out), 0);
+    test_assert_id(out, 90, 8); /* AUTO continues from the stored last ID */
+    assert_int_equal(stream_entries_added(s), 41);
+    assert_int_equal(stream_check(s), 0);
+    stream_free(s);
+}
+
+static void
+test_stream_check_detects_corruption(void **state)
+{
+    stream *s = stream_new();
+    stream_block *b;
+    unsigned char saved;
+    uint64_t k;
+
+    (void)state;
+    for (k = 1; k <= 20; k++)
+        test_add(s, k, 0, 4096, 100);
+    assert_int_equal(stream_check(s), 0);
+    b = s->head;
+    saved = b->data[b->last_off];
+    b->data[b->last_off] |= STREAM__FLAG_DELETED; /* live count now wrong */
+    assert_int_equal(stream_check(s), -EINVAL);
+    b->data[b->last_off] = saved;
+    saved = b->data[0];
+    b->data[0] = 0xf7; /* reserved element header in the master list */
+    assert_int_equal(stream_check(s), -EINVAL);
+    b->data[0] = saved;
+    s->length++;
+    assert_int_equal(stream_check(s), -EINVAL);
+    s->length--;
+    s->first_id.seq++;
+    assert_int_equal(stream_check(s), -EINVAL);
+    s->first_id.seq--;
+    assert_int_equal(stream_check(s), 0);
+    stream_free(s);
+}
+
 /* ---- Cases: model-based random test ---- */
 
 static void
@@ -1487,6 +1540,8 @@ main(void)
         T(test_stream_xdel_sets_max_deleted_trim_does_not),
         T(test_stream_trim_approx_and_limit),
         T(test_stream_minid_exact_drops_block_left_empty),
+        T(test_stream_xsetid_setters_store),
+        T(test_stream_check_detects_corruption),
         T(test_stream_random_against_model),
         T(test_stream_enomem_leaves_stream_unchanged),
         T(test_stream_memory_per_entry),
