@@ -45,7 +45,7 @@ usage() {
     echo "  --rounds N   rounds per server (default $ROUNDS)"
     echo "  --n1 N       requests per test at -P 1 (default $N1)"
     echo "  --n16 N      requests per test at -P 16 (default $N16)"
-    echo "  --out DIR    keep raw redis-benchmark CSV output in DIR"
+    echo "  --out DIR    keep raw redis-benchmark CSV output in DIR (old *.csv there removed)"
 }
 
 while [ $# -gt 0 ]; do
@@ -178,8 +178,8 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 echo "== measured in $(($(date +%s) - START))s; load average before: $LOAD_BEFORE," \
-    "after: $(cut -d' ' -f1-3 /proc/loadavg) (anything well above 0 means other" \
-    "processes competed for the 2 CPUs)" >&2
+    "after: $(cut -d' ' -f1-3 /proc/loadavg) (the run itself adds about 1.5;" \
+    "more than that means other processes competed for the 2 CPUs)" >&2
 
 "$PY" "$ROOT/bench/compare.py" "$OUT"
 [ "$KEEP_OUT" = 1 ] && echo "raw CSV kept in $OUT" >&2
