@@ -215,7 +215,11 @@ string_set_generic(cmd_ctx *c, unsigned flags, int val_i, int expire_i, const ch
         return;
     if ((flags & STRING_OPT_GET) && string_reply_value(c, &o) < 0)
         return;
-    o = cmd_lookup_write(c, 1);
+    /* A plain SET overwrites whatever is there, so only the conditional
+     * forms (and KEEPTTL, which must not keep a stale key's TTL) need the
+     * lookup, and its lazy expiry, first: one hash per SET instead of two. */
+    o = (flags & (STRING_OPT_NX | STRING_OPT_XX | STRING_OPT_KEEPTTL)) ? cmd_lookup_write(c, 1)
+                                                                       : NULL;
     if (((flags & STRING_OPT_NX) && o != NULL) || ((flags & STRING_OPT_XX) && o == NULL)) {
         if (flags & STRING_OPT_GET)
             return; /* the old value (or null) is the reply */

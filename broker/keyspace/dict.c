@@ -66,13 +66,21 @@ ks_dict_fold(uint8_t b)
     return (b >= 'A' && b <= 'Z') ? (uint8_t)(b + ('a' - 'A')) : b;
 }
 
-/* Reads 8 bytes little-endian, folding ASCII case if asked. */
-static uint64_t
+/* Reads 8 bytes little-endian, folding ASCII case if asked. The common
+ * case-sensitive read is one unaligned load on little-endian hosts: it is
+ * on the path of every key lookup. */
+static inline uint64_t
 ks_dict_load64(const uint8_t *p, int nocase)
 {
     uint64_t v = 0;
     int i;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!nocase) {
+        memcpy(&v, p, sizeof(v));
+        return v;
+    }
+#endif
     for (i = 7; i >= 0; i--)
         v = (v << 8) | (nocase ? ks_dict_fold(p[i]) : p[i]);
     return v;
@@ -264,8 +272,20 @@ ks_dict_finish_rehash(ks_dict *d)
  * KS_DICT_EMPTY_VISITS * n empty ones so a sparse table cannot stall a
  * command. Returns how many buckets rehash_idx advanced.
  */
-static size_t
+static size_t ks_dict_rehash_some(ks_dict *d, size_t n);
+
+/* The per-operation rehash step: a field test when no rehash is running,
+ * which is nearly always. */
+static inline size_t
 ks_dict_rehash(ks_dict *d, size_t n)
+{
+    if (d->table[1] == NULL)
+        return 0;
+    return ks_dict_rehash_some(d, n);
+}
+
+static size_t
+ks_dict_rehash_some(ks_dict *d, size_t n)
 {
     size_t empty_left = n > SIZE_MAX / KS_DICT_EMPTY_VISITS ? SIZE_MAX : n * KS_DICT_EMPTY_VISITS;
     size_t done = 0;

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "broker/config/config.h"
 #include "broker/util/mem.h"
@@ -125,10 +126,24 @@ dispatch_slowlog_add(client *cl, int argc, const resp_arg *argv, long long durat
     e->name = util_strdup(cl && cl->sess.name ? cl->sess.name : "");
 }
 
+/* Finds the command named by arg. A client usually repeats its previous
+ * command (pipelines, producers looping on XADD), so that one is compared
+ * first, which skips the lowercase copy and the hash lookup. */
+static cmd_def *
+dispatch_lookup(const client *cl, const resp_arg *arg)
+{
+    const cmd_def *last = cl ? cl->last_cmd : NULL;
+    if (last && last->parent)
+        last = last->parent;
+    if (last && strlen(last->name) == arg->len && strncasecmp(last->name, arg->ptr, arg->len) == 0)
+        return (cmd_def *)last;
+    return cmd_lookup(arg->ptr, arg->len);
+}
+
 void
 dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg *argv)
 {
-    cmd_def *d = cmd_lookup(argv[0].ptr, argv[0].len);
+    cmd_def *d = dispatch_lookup(cl, &argv[0]);
     size_t mark = r->len;
     unsigned errors_before;
     long long start, duration;
