@@ -81,6 +81,27 @@
 #define SESS_NO_EVICT          (1u << 5) /* CLIENT NO-EVICT on */
 #define SESS_PUBSUB            (1u << 6) /* has subscriptions (RESP2 limits) */
 
+/* Keyspace notification classes (notify-keyspace-events letters), with
+ * Redis's values: cmd_notify() takes one class per event. */
+#define NOTIFY_KEYSPACE (1 << 0)  /* K: publish on __keyspace@<db>__:<key> */
+#define NOTIFY_KEYEVENT (1 << 1)  /* E: publish on __keyevent@<db>__:<event> */
+#define NOTIFY_GENERIC  (1 << 2)  /* g: del, expire, rename, ... */
+#define NOTIFY_STRING   (1 << 3)  /* $ */
+#define NOTIFY_LIST     (1 << 4)  /* l */
+#define NOTIFY_SET      (1 << 5)  /* s */
+#define NOTIFY_HASH     (1 << 6)  /* h */
+#define NOTIFY_ZSET     (1 << 7)  /* z */
+#define NOTIFY_EXPIRED  (1 << 8)  /* x */
+#define NOTIFY_EVICTED  (1 << 9)  /* e */
+#define NOTIFY_STREAM   (1 << 10) /* t */
+#define NOTIFY_KEY_MISS (1 << 11) /* m: read of a missing key (not in A) */
+#define NOTIFY_MODULE   (1 << 13) /* d */
+#define NOTIFY_NEW      (1 << 14) /* n: key created (not in A) */
+#define NOTIFY_KEYMISS  NOTIFY_KEY_MISS
+#define NOTIFY_ALL                                                                                 \
+    (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH | NOTIFY_ZSET |       \
+     NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE) /* A */
+
 /* Per-caller state, owned by the transport (a RESP client, a gateway
  * session); handlers read and change it. */
 typedef struct cmd_session {
@@ -95,6 +116,7 @@ typedef struct cmd_session {
 
 struct cmd_def;
 struct cmd_host;
+struct pubsub;
 
 /* One key specification, as COMMAND INFO reports it (Redis 7 key specs):
  * begin_search by index or keyword, find_keys by range. */
@@ -172,6 +194,7 @@ typedef struct cmd_host {
     int (*block)(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int nkeys,
                  int64_t deadline_ms, int null_bulk);
     long long (*lastsave)(void);
+    struct pubsub *pubsub; /* channel indexes (broker/pubsub), owned by the server */
 } cmd_host;
 
 /* The command table. cmd_table_init() builds the lookup index once. */
@@ -204,5 +227,16 @@ ks_obj *cmd_lookup_read(cmd_ctx *c, int i);
 ks_obj *cmd_lookup_write(cmd_ctx *c, int i);
 /* Marks a key as changed (WATCH, notifications, persistence hook). */
 void cmd_key_changed(cmd_ctx *c, const void *key, size_t len);
+
+/* Keyspace notifications (notify.c). cmd_notify() publishes event for key
+ * in the caller's database, as Redis's notifyKeyspaceEvent: nothing unless
+ * notify-keyspace-events selects type (one NOTIFY_* class) and K or E.
+ * Call it after the change, in Redis's order of events. O(subscribers +
+ * patterns) when enabled, one test otherwise. */
+void cmd_notify(cmd_ctx *c, int type, const char *event, const void *key, size_t len);
+/* The same without a command context (expiry, key creation hooks): on hub
+ * ps, for database dbid. */
+void cmd_notify_db(struct pubsub *ps, int dbid, int type, const char *event, const void *key,
+                   size_t len);
 
 #endif /* BROKER_COMMANDS_CMD_H */

@@ -14,6 +14,9 @@ extern cmd_def cmd_keys_defs[];   /* keys.c */
 extern cmd_def cmd_conn_defs[];   /* conn.c: PING, ECHO, HELLO, AUTH, SELECT... */
 extern cmd_def cmd_server_defs[];
 extern cmd_def cmd_stream_defs[];
+extern cmd_def cmd_group_defs[];  /* group.c: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM... */
+extern cmd_def cmd_hash_defs[];   /* hash.c: HSET, HGET, HINCRBY, HSCAN, ... */
+extern cmd_def cmd_pubsub_defs[]; /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB, ... */
 /* stream.c: XADD, XRANGE, XREAD, ... */ /* server.c: INFO, CONFIG, COMMAND, ... */
 
 #endif /* BROKER_COMMANDS_FAMILIES_H */

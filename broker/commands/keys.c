@@ -23,6 +23,7 @@
 
 #include "broker/commands/cmd.h"
 #include "broker/commands/families.h"
+#include "broker/commands/scan_int.h"
 #include "broker/keyspace/dict.h"
 #include "broker/util/glob.h"
 #include "broker/util/mem.h"
@@ -99,6 +100,17 @@ keys_changed_in(cmd_ctx *c, ks_db *db, const void *key, size_t len)
     c->db = saved;
 }
 
+/* A keyspace event for key in db, which may not be the caller's database
+ * (MOVE, COPY ... DB). */
+static void
+keys_notify_in(cmd_ctx *c, ks_db *db, int type, const char *event, const void *key, size_t len)
+{
+    ks_db *saved = c->db;
+    c->db = db;
+    cmd_notify(c, type, event, key, len);
+    c->db = saved;
+}
+
 /* 1 when key has an expiry that is already due. Deletes nothing. */
 static int
 keys_is_expired(const cmd_ctx *c, const void *key, size_t len)
@@ -123,6 +135,7 @@ cmd_keys_del_generic(cmd_ctx *c)
             continue;
         if (ks_del(c->db, k->ptr, k->len)) {
             cmd_key_changed(c, k->ptr, k->len);
+            cmd_notify(c, NOTIFY_GENERIC, "del", k->ptr, k->len);
             deleted++;
         }
     }
@@ -207,39 +220,6 @@ cmd_keys(cmd_ctx *c)
     reply_defer_array(c->r, mark, count);
 }
 
-/* Parses a SCAN cursor the way Redis does with strtoul(): an optional sign
- * ("-1" wraps to ULONG_MAX), decimal digits, nothing after them; the empty
- * string is cursor 0; leading blanks and overflow are errors. Replies "ERR
- * invalid cursor" and returns -1 on failure. */
-static int
-keys_parse_cursor_or_reply(cmd_ctx *c, int i, unsigned long long *out)
-{
-    const char *s = c->argv[i].ptr;
-    size_t len = keys_arg_clen(c, i);
-    size_t pos = 0;
-    int neg = 0;
-    unsigned long long v = 0;
-
-    if (pos < len && (s[pos] == '+' || s[pos] == '-'))
-        neg = s[pos++] == '-';
-    if (pos == len && len > 0)
-        goto bad; /* a lone sign: strtoul stops before it */
-    for (; pos < len; pos++) {
-        unsigned d;
-        if (s[pos] < '0' || s[pos] > '9')
-            goto bad;
-        d = (unsigned)(s[pos] - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            goto bad;
-        v = v * 10 + d;
-    }
-    *out = neg ? (unsigned long long)0 - v : v;
-    return 0;
-bad:
-    reply_error(c->r, "ERR invalid cursor");
-    return -1;
-}
-
 /* Keys collected by one SCAN call before filtering: copies, since the
  * filters may delete expired keys from the table. */
 typedef struct keys_scan_batch {
@@ -298,7 +278,7 @@ cmd_scan(cmd_ctx *c)
     char cbuf[UTIL_LL_BUF + 1];
     size_t kept = 0;
 
-    if (keys_parse_cursor_or_reply(c, 1, &cursor) < 0)
+    if (cmd__scan_cursor_or_reply(c, 1, &cursor) < 0)
         return;
     for (int i = 2; i < c->argc; i += 2) {
         int more = c->argc - i - 1; /* arguments after the option name */
@@ -402,6 +382,10 @@ cmd_keys_rename_generic(cmd_ctx *c, int nx)
         ks_set_expire(c->db, dst->ptr, dst->len, when);
     cmd_key_changed(c, src->ptr, src->len);
     cmd_key_changed(c, dst->ptr, dst->len);
+    /* ks_add reported "new" for dst; Redis sends no "del" for a
+     * replaced destination. */
+    cmd_notify(c, NOTIFY_GENERIC, "rename_from", src->ptr, src->len);
+    cmd_notify(c, NOTIFY_GENERIC, "rename_to", dst->ptr, dst->len);
     if (nx)
         reply_int(c->r, 1);
     else
@@ -445,6 +429,8 @@ cmd_move(cmd_ctx *c)
         ks_set_expire(dst, k->ptr, k->len, when);
     cmd_key_changed(c, k->ptr, k->len);
     keys_changed_in(c, dst, k->ptr, k->len);
+    cmd_notify(c, NOTIFY_GENERIC, "move_from", k->ptr, k->len);
+    keys_notify_in(c, dst, NOTIFY_GENERIC, "move_to", k->ptr, k->len);
     reply_int(c->r, 1);
 }
 
@@ -496,6 +482,7 @@ cmd_copy(cmd_ctx *c)
     if (when != -1)
         ks_set_expire(dst, dkey->ptr, dkey->len, when);
     keys_changed_in(c, dst, dkey->ptr, dkey->len);
+    keys_notify_in(c, dst, NOTIFY_GENERIC, "copy_to", dkey->ptr, dkey->len);
     reply_int(c->r, 1);
 }
 
@@ -508,8 +495,9 @@ cmd_copy(cmd_ctx *c)
 static ks_obj *
 keys_object_lookup_or_reply(cmd_ctx *c)
 {
-    ks_obj *o =
-        ks_lookup(c->ks, c->db, c->argv[2].ptr, c->argv[2].len, c->now_ms, KS_LOOKUP_NOTOUCH);
+    /* A miss is counted but, as in Redis, no "keymiss" event fires. */
+    ks_obj *o = ks_lookup(c->ks, c->db, c->argv[2].ptr, c->argv[2].len, c->now_ms,
+                          KS_LOOKUP_NOTOUCH | KS_LOOKUP_NONOTIFY);
     if (o == NULL)
         reply_null(c->r);
     return o;
@@ -674,12 +662,19 @@ cmd_keys_expire_generic(cmd_ctx *c, long long basetime, int seconds)
         reply_int(c->r, 0);
         return;
     }
-    if (when <= c->now_ms)
+    /* Redis notifies "del" before its reply and "expire" after it; a
+     * subscribed RESP3 caller sees the pushes in that order. */
+    if (when <= c->now_ms) {
         ks_del(c->db, k->ptr, k->len);
-    else
+        cmd_key_changed(c, k->ptr, k->len);
+        cmd_notify(c, NOTIFY_GENERIC, "del", k->ptr, k->len);
+        reply_int(c->r, 1);
+    } else {
         ks_set_expire(c->db, k->ptr, k->len, when);
-    cmd_key_changed(c, k->ptr, k->len);
-    reply_int(c->r, 1);
+        cmd_key_changed(c, k->ptr, k->len);
+        reply_int(c->r, 1);
+        cmd_notify(c, NOTIFY_GENERIC, "expire", k->ptr, k->len);
+    }
     return;
 overflow:
     reply_errorf(c->r, "ERR invalid expire time in '%s' command", c->cmd->name);
@@ -715,6 +710,7 @@ cmd_persist(cmd_ctx *c)
     const resp_arg *k = &c->argv[1];
     if (cmd_lookup_write(c, 1) != NULL && ks_persist(c->db, k->ptr, k->len)) {
         cmd_key_changed(c, k->ptr, k->len);
+        cmd_notify(c, NOTIFY_GENERIC, "persist", k->ptr, k->len);
         reply_int(c->r, 1);
     } else {
         reply_int(c->r, 0);

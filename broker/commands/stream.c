@@ -1,6 +1,7 @@
 /*
  * broker/commands/stream: the stream commands: XADD, XRANGE, XREVRANGE,
- * XLEN, XDEL, XTRIM, XREAD, XSETID, XINFO STREAM/HELP.
+ * XLEN, XDEL, XTRIM, XREAD, XSETID, XINFO STREAM/GROUPS/CONSUMERS/HELP
+ * (consumer groups themselves: group.c).
  *
  * Handlers parse and validate every argument in Redis's order (so the
  * first error Redis would report is the one reported), then call the
@@ -17,8 +18,11 @@
 
 #include "broker/commands/families.h"
 #include "broker/config/config.h"
+#include "broker/keyspace/streamobj.h"
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
+#include "consumers/cg.h"
+#include "consumers/pel.h"
 #include "streams/stream.h"
 
 #define XERR_INVALID_ID "ERR Invalid stream ID specified as stream command argument"
@@ -36,10 +40,10 @@ typedef struct xtrim_args {
     stream_id id;     /* XADD: the explicit ID */
 } xtrim_args;
 
-/* Returns the stream under argv[i] (NULL when missing), or replies
+/* Returns the stream value under argv[i] (NULL when missing), or replies
  * WRONGTYPE and sets *bad. */
-static stream *
-xs_lookup(cmd_ctx *c, int i, int write, int *bad)
+static ks_stream *
+xs_lookup_value(cmd_ctx *c, int i, int write, int *bad)
 {
     ks_obj *o = write ? cmd_lookup_write(c, i) : cmd_lookup_read(c, i);
     *bad = 0;
@@ -50,7 +54,15 @@ xs_lookup(cmd_ctx *c, int i, int write, int *bad)
         *bad = 1;
         return NULL;
     }
-    return (stream *)o->ptr;
+    return (ks_stream *)o->ptr;
+}
+
+/* As xs_lookup_value, for the stream log alone. */
+static stream *
+xs_lookup(cmd_ctx *c, int i, int write, int *bad)
+{
+    ks_stream *xs = xs_lookup_value(c, i, write, bad);
+    return xs ? xs->log : NULL;
 }
 
 /* Parses argv[i] as a strict ID ("-" and "+" refused). */
@@ -200,9 +212,7 @@ xs_obj_new(void)
     o->type = KS_STREAM;
     o->enc = KS_ENC_STREAM;
     o->lru = ks_clock_sec;
-    o->ptr = (char *)stream_new();
-    if (o->ptr == NULL)
-        runnel_panic("out of memory creating a stream");
+    o->ptr = (char *)ks_stream_new();
     return o;
 }
 
@@ -281,7 +291,7 @@ cmd_xadd(cmd_ctx *c)
         }
         o = xs_obj_new();
         ks_add(c->db, c->argv[1].ptr, c->argv[1].len, o);
-        s = (stream *)o->ptr;
+        s = ((ks_stream *)o->ptr)->log;
     }
     id = stream_last_id(s);
     if (id.ms == UINT64_MAX && id.seq == UINT64_MAX) {
@@ -526,6 +536,14 @@ cmd_xread(cmd_ctx *c)
                 return;
             if (count < 0)
                 count = 0;
+        } else if (cmd_arg_is(c, i, "group") && more >= 2) {
+            reply_error(c->r, "ERR The GROUP option is only supported by XREADGROUP. You called "
+                              "XREAD instead.");
+            return;
+        } else if (cmd_arg_is(c, i, "noack")) {
+            reply_error(c->r, "ERR The NOACK option is only supported by XREADGROUP. You called "
+                              "XREAD instead.");
+            return;
         } else if (cmd_arg_is(c, i, "streams") && more) {
             streams_arg = i + 1;
             nstreams = c->argc - streams_arg;
@@ -625,19 +643,174 @@ out:
     util_free(resolved);
 }
 
+/* "ERR unknown subcommand or wrong number of arguments for '<argv[1]>'"
+ * for bad options of an XINFO subcommand, as Redis words it. */
+static void
+xs_reply_sub_syntax(cmd_ctx *c)
+{
+    const resp_arg *a = &c->argv[1];
+    const char *nul = memchr(a->ptr, '\0', a->len);
+    size_t n = nul ? (size_t)(nul - a->ptr) : a->len;
+    reply_errorf(c->r,
+                 "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XINFO HELP.",
+                 (int)(n < 128 ? n : 128), a->ptr);
+}
+
+/* "NOGROUP No such consumer group '<argv[g]>' for key name '<argv[k]>'",
+ * names cut at a NUL byte as Redis's %s does, of any length. */
+static void
+xs_reply_nogroup(cmd_ctx *c, int g, int k)
+{
+    static const char p1[] = "NOGROUP No such consumer group '", p2[] = "' for key name '";
+    size_t gl = strnlen(c->argv[g].ptr, c->argv[g].len);
+    size_t kl = strnlen(c->argv[k].ptr, c->argv[k].len);
+    size_t n = sizeof(p1) - 1 + gl + sizeof(p2) - 1 + kl + 1;
+    char *msg = util_malloc(n + 1), *p = msg;
+    memcpy(p, p1, sizeof(p1) - 1);
+    p += sizeof(p1) - 1;
+    memcpy(p, c->argv[g].ptr, gl);
+    p += gl;
+    memcpy(p, p2, sizeof(p2) - 1);
+    p += sizeof(p2) - 1;
+    memcpy(p, c->argv[k].ptr, kl);
+    p += kl;
+    *p++ = '\'';
+    *p = '\0';
+    reply_error(c->r, msg);
+    util_free(msg);
+}
+
+/* Looks the XINFO key (argv[2]) up: "ERR no such key" or WRONGTYPE come
+ * first, before any option is looked at, as in Redis. */
+static ks_stream *
+xs_info_lookup_or_reply(cmd_ctx *c)
+{
+    int bad;
+    ks_stream *xs = xs_lookup_value(c, 2, 0, &bad);
+    if (xs == NULL && !bad)
+        reply_error(c->r, "ERR no such key");
+    return xs;
+}
+
+/* The group's lag, or a null when it cannot be known. */
+static void
+xs_reply_lag(reply *r, const stream *s, const cg_group *g)
+{
+    int64_t lag;
+    if (cg_group_lag(s, g, &lag))
+        reply_int(r, lag);
+    else
+        reply_null(r);
+}
+
+/* The group's entries-read, or a null when invalid. */
+static void
+xs_reply_entries_read(reply *r, const cg_group *g)
+{
+    int64_t n = cg_group_entries_read(g);
+    if (n == CG_ENTRIES_READ_INVALID)
+        reply_null(r);
+    else
+        reply_int(r, n);
+}
+
+/* The "pending" array of a group (c == NULL: [id, consumer, delivery time,
+ * count]) or of one consumer ([id, delivery time, count]), at most count
+ * entries (0: all), for XINFO STREAM FULL. */
+static void
+xs_reply_full_pel(reply *r, const cg_group *g, const cg_consumer *c, long long count)
+{
+    pel_iter it;
+    stream_id id;
+    pel_entry *e;
+    long long n = 0;
+    size_t mark = reply_defer(r);
+    pel_iter_start(&it, g, c, NULL);
+    while ((!count || n < count) && pel_iter_next(&it, &id, &e)) {
+        reply_array(r, c ? 3 : 4);
+        xs_reply_id(r, &id);
+        if (c == NULL) {
+            size_t len;
+            const void *name = cg_consumer_name(pel_entry_owner(e), &len);
+            reply_bulk(r, name, len);
+        }
+        reply_int(r, pel_entry_delivery_ms(e));
+        reply_int(r, (long long)pel_entry_delivery_count(e));
+        n++;
+    }
+    pel_iter_stop(&it);
+    reply_defer_array(r, mark, n);
+}
+
+/* The groups section of XINFO STREAM FULL (Redis 7.4 layout: consumers
+ * carry active-time). */
+static void
+xs_reply_full_groups(reply *r, const ks_stream *xs, long long count)
+{
+    cg_iter it, cit;
+    cg_group *g;
+    cg_consumer *cons;
+    if (xs->groups == NULL) {
+        reply_empty_array(r);
+        return;
+    }
+    reply_array(r, (long long)cg_set_count(xs->groups));
+    cg_iter_groups(&it, xs->groups);
+    while (cg_iter_next_group(&it, &g)) {
+        size_t len;
+        const void *name = cg_group_name(g, &len);
+        stream_id last = cg_group_last_id(g);
+        reply_map(r, 7);
+        reply_bulk_cstr(r, "name");
+        reply_bulk(r, name, len);
+        reply_bulk_cstr(r, "last-delivered-id");
+        xs_reply_id(r, &last);
+        reply_bulk_cstr(r, "entries-read");
+        xs_reply_entries_read(r, g);
+        reply_bulk_cstr(r, "lag");
+        xs_reply_lag(r, xs->log, g);
+        reply_bulk_cstr(r, "pel-count");
+        reply_int(r, (long long)cg_group_pending_count(g));
+        reply_bulk_cstr(r, "pending");
+        xs_reply_full_pel(r, g, NULL, count);
+        reply_bulk_cstr(r, "consumers");
+        reply_array(r, (long long)cg_group_consumer_count(g));
+        cg_iter_consumers(&cit, g);
+        while (cg_iter_next_consumer(&cit, &cons)) {
+            name = cg_consumer_name(cons, &len);
+            reply_map(r, 5);
+            reply_bulk_cstr(r, "name");
+            reply_bulk(r, name, len);
+            reply_bulk_cstr(r, "seen-time");
+            reply_int(r, cg_consumer_seen_ms(cons));
+            reply_bulk_cstr(r, "active-time");
+            reply_int(r, cg_consumer_active_ms(cons));
+            reply_bulk_cstr(r, "pel-count");
+            reply_int(r, (long long)cg_consumer_pending_count(cons));
+            reply_bulk_cstr(r, "pending");
+            xs_reply_full_pel(r, g, cons, count);
+        }
+        cg_iter_stop(&cit);
+    }
+    cg_iter_stop(&it);
+}
+
 /* XINFO STREAM key [FULL [COUNT n]] */
 static void
 cmd_xinfo_stream(cmd_ctx *c)
 {
-    int full = 0, bad;
+    int full = 0;
     long long count = 10;
+    ks_stream *xs = xs_info_lookup_or_reply(c);
     stream *s;
     stream_id id;
+    if (xs == NULL)
+        return;
+    s = xs->log;
     if (c->argc > 3) {
         if (!cmd_arg_is(c, 3, "full") || c->argc == 5 ||
             (c->argc == 6 && !cmd_arg_is(c, 4, "count")) || c->argc > 6) {
-            reply_error(c->r, "ERR unknown subcommand or wrong number of arguments for 'STREAM'. "
-                              "Try XINFO HELP.");
+            xs_reply_sub_syntax(c);
             return;
         }
         full = 1;
@@ -647,13 +820,6 @@ cmd_xinfo_stream(cmd_ctx *c)
             if (count < 0)
                 count = 10;
         }
-    }
-    s = xs_lookup(c, 2, 0, &bad);
-    if (bad)
-        return;
-    if (s == NULL) {
-        reply_error(c->r, "ERR no such key");
-        return;
     }
     reply_map(c->r, full ? 9 : 10);
     reply_bulk_cstr(c->r, "length");
@@ -678,13 +844,12 @@ cmd_xinfo_stream(cmd_ctx *c)
         stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
         reply_bulk_cstr(c->r, "entries");
         xs_reply_range(c->r, s, &lo, &hi, count ? count : -1, 0);
-        /* Consumer groups arrive with their own issue. */
         reply_bulk_cstr(c->r, "groups");
-        reply_empty_array(c->r);
+        xs_reply_full_groups(c->r, xs, count);
         return;
     }
     reply_bulk_cstr(c->r, "groups");
-    reply_int(c->r, 0);
+    reply_int(c->r, xs->groups ? (long long)cg_set_count(xs->groups) : 0);
     for (int last = 0; last < 2; last++) {
         stream_id lo = {0, 0}, hi = {UINT64_MAX, UINT64_MAX};
         stream_iter it;
@@ -697,6 +862,79 @@ cmd_xinfo_stream(cmd_ctx *c)
             reply_null(c->r);
         stream_iter_stop(&it);
     }
+}
+
+/* XINFO GROUPS key */
+static void
+cmd_xinfo_groups(cmd_ctx *c)
+{
+    ks_stream *xs = xs_info_lookup_or_reply(c);
+    cg_iter it;
+    cg_group *g;
+    if (xs == NULL)
+        return;
+    if (xs->groups == NULL) {
+        reply_empty_array(c->r);
+        return;
+    }
+    reply_array(c->r, (long long)cg_set_count(xs->groups));
+    cg_iter_groups(&it, xs->groups);
+    while (cg_iter_next_group(&it, &g)) {
+        size_t len;
+        const void *name = cg_group_name(g, &len);
+        stream_id last = cg_group_last_id(g);
+        reply_map(c->r, 6);
+        reply_bulk_cstr(c->r, "name");
+        reply_bulk(c->r, name, len);
+        reply_bulk_cstr(c->r, "consumers");
+        reply_int(c->r, (long long)cg_group_consumer_count(g));
+        reply_bulk_cstr(c->r, "pending");
+        reply_int(c->r, (long long)cg_group_pending_count(g));
+        reply_bulk_cstr(c->r, "last-delivered-id");
+        xs_reply_id(c->r, &last);
+        reply_bulk_cstr(c->r, "entries-read");
+        xs_reply_entries_read(c->r, g);
+        reply_bulk_cstr(c->r, "lag");
+        xs_reply_lag(c->r, xs->log, g);
+    }
+    cg_iter_stop(&it);
+}
+
+/* XINFO CONSUMERS key group: name, pending, idle (since the last attempt)
+ * and, as Redis 7.2+, inactive (since the last successful read or claim,
+ * -1 if none). */
+static void
+cmd_xinfo_consumers(cmd_ctx *c)
+{
+    ks_stream *xs = xs_info_lookup_or_reply(c);
+    cg_group *g;
+    cg_iter it;
+    cg_consumer *cons;
+    if (xs == NULL)
+        return;
+    g = xs->groups ? cg_group_find(xs->groups, c->argv[3].ptr, c->argv[3].len) : NULL;
+    if (g == NULL) {
+        xs_reply_nogroup(c, 3, 2);
+        return;
+    }
+    reply_array(c->r, (long long)cg_group_consumer_count(g));
+    cg_iter_consumers(&it, g);
+    while (cg_iter_next_consumer(&it, &cons)) {
+        size_t len;
+        const void *name = cg_consumer_name(cons, &len);
+        int64_t idle = c->now_ms - cg_consumer_seen_ms(cons);
+        int64_t active = cg_consumer_active_ms(cons);
+        reply_map(c->r, 4);
+        reply_bulk_cstr(c->r, "name");
+        reply_bulk(c->r, name, len);
+        reply_bulk_cstr(c->r, "pending");
+        reply_int(c->r, (long long)cg_consumer_pending_count(cons));
+        reply_bulk_cstr(c->r, "idle");
+        reply_int(c->r, idle < 0 ? 0 : idle);
+        reply_bulk_cstr(c->r, "inactive");
+        reply_int(c->r, active == CG_NEVER_ACTIVE ? -1 : c->now_ms - active);
+    }
+    cg_iter_stop(&it);
 }
 
 static void
@@ -727,6 +965,35 @@ cmd_xinfo_help(cmd_ctx *c)
     }
 
 static cmd_def cmd_xinfo_subs[] = {
+    {"groups",
+     cmd_xinfo_groups,
+     3,
+     CMD_READONLY,
+     ACL_STREAM,
+     2,
+     2,
+     1,
+     "List the consumer groups of a stream",
+     "5.0.0",
+     "stream",
+     "O(1)",
+     NULL,
+     {{.flags = "RO access", .begin = 2, .keystep = 1}}},
+    {"consumers",
+     cmd_xinfo_consumers,
+     4,
+     CMD_READONLY,
+     ACL_STREAM,
+     2,
+     2,
+     1,
+     "List the consumers in a consumer group",
+     "5.0.0",
+     "stream",
+     "O(1)",
+     NULL,
+     {{.flags = "RO access", .begin = 2, .keystep = 1}},
+     "nondeterministic_output"},
     {"help", cmd_xinfo_help, 2, CMD_LOADING | CMD_STALE, ACL_STREAM, 0, 0, 0,
      "Show helpful text about the different subcommands", "5.0.0", "stream", "O(1)"},
     {"stream",

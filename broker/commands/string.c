@@ -218,8 +218,10 @@ string_set_generic(cmd_ctx *c, unsigned flags, int val_i, int expire_i, const ch
     /* A plain SET overwrites whatever is there, so only the conditional
      * forms (and KEEPTTL, which must not keep a stale key's TTL) need the
      * lookup, and its lazy expiry, first: one hash per SET instead of two. */
-    o = (flags & (STRING_OPT_NX | STRING_OPT_XX | STRING_OPT_KEEPTTL)) ? cmd_lookup_write(c, 1)
-                                                                       : NULL;
+    o = (flags & (STRING_OPT_NX | STRING_OPT_XX | STRING_OPT_KEEPTTL)) ||
+                (config.notify_keyspace_events & (NOTIFY_EXPIRED | NOTIFY_NEW))
+            ? cmd_lookup_write(c, 1)
+            : NULL;
     if (((flags & STRING_OPT_NX) && o != NULL) || ((flags & STRING_OPT_XX) && o == NULL)) {
         if (flags & STRING_OPT_GET)
             return; /* the old value (or null) is the reply */
@@ -236,6 +238,9 @@ string_set_generic(cmd_ctx *c, unsigned flags, int val_i, int expire_i, const ch
     if (expire_i)
         ks_set_expire(c->db, key->ptr, key->len, when);
     cmd_key_changed(c, key->ptr, key->len);
+    cmd_notify(c, NOTIFY_STRING, "set", key->ptr, key->len);
+    if (expire_i)
+        cmd_notify(c, NOTIFY_GENERIC, "expire", key->ptr, key->len);
     if (flags & STRING_OPT_GET)
         return;
     if (ok_int)
@@ -283,6 +288,7 @@ cmd_getset(cmd_ctx *c)
     cmd_lookup_write(c, 1);
     ks_set(c->db, key->ptr, key->len, ks_obj_new_str(c->argv[2].ptr, c->argv[2].len), 0);
     cmd_key_changed(c, key->ptr, key->len);
+    cmd_notify(c, NOTIFY_STRING, "set", key->ptr, key->len);
 }
 
 static void
@@ -294,6 +300,7 @@ cmd_getdel(cmd_ctx *c)
         return;
     ks_del(c->db, key->ptr, key->len);
     cmd_key_changed(c, key->ptr, key->len);
+    cmd_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
 }
 
 /* GETEX checks in Redis's order: option syntax, then a missing key (null,
@@ -324,11 +331,14 @@ cmd_getex(cmd_ctx *c)
         /* An absolute time already past deletes the key now. */
         ks_del(c->db, key->ptr, key->len);
         cmd_key_changed(c, key->ptr, key->len);
+        cmd_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
     } else if (expire_i) {
         ks_set_expire(c->db, key->ptr, key->len, when);
         cmd_key_changed(c, key->ptr, key->len);
+        cmd_notify(c, NOTIFY_GENERIC, "expire", key->ptr, key->len);
     } else if ((flags & STRING_OPT_PERSIST) && ks_persist(c->db, key->ptr, key->len)) {
         cmd_key_changed(c, key->ptr, key->len);
+        cmd_notify(c, NOTIFY_GENERIC, "persist", key->ptr, key->len);
     }
 }
 
@@ -370,6 +380,7 @@ string_mset_generic(cmd_ctx *c, int nx)
         ks_set(c->db, key->ptr, key->len, ks_obj_new_str(c->argv[j + 1].ptr, c->argv[j + 1].len),
                0);
         cmd_key_changed(c, key->ptr, key->len);
+        cmd_notify(c, NOTIFY_STRING, "set", key->ptr, key->len);
     }
     if (nx)
         reply_int(c->r, 1);
@@ -421,6 +432,7 @@ cmd_append(cmd_ctx *c)
         total = o->len;
     }
     cmd_key_changed(c, key->ptr, key->len);
+    cmd_notify(c, NOTIFY_STRING, "append", key->ptr, key->len);
     reply_int(c->r, (long long)total);
 }
 
@@ -488,6 +500,7 @@ cmd_setrange(cmd_ctx *c)
         p[end] = '\0';
     }
     cmd_key_changed(c, key->ptr, key->len);
+    cmd_notify(c, NOTIFY_STRING, "setrange", key->ptr, key->len);
     reply_int(c->r, (long long)o->len);
 }
 
@@ -562,6 +575,7 @@ string_incr_generic(cmd_ctx *c, long long incr)
     v += incr;
     ks_set(c->db, key->ptr, key->len, ks_obj_new_ll(v), 1);
     cmd_key_changed(c, key->ptr, key->len);
+    cmd_notify(c, NOTIFY_STRING, "incrby", key->ptr, key->len);
     reply_int(c->r, v);
 }
 
@@ -628,6 +642,7 @@ cmd_incrbyfloat(cmd_ctx *c)
     n = util_ld2str(buf, sizeof(buf), v, UTIL_LD_HUMAN);
     ks_set(c->db, key->ptr, key->len, string_obj_new_plain(buf, n), 1);
     cmd_key_changed(c, key->ptr, key->len);
+    cmd_notify(c, NOTIFY_STRING, "incrbyfloat", key->ptr, key->len);
     reply_bulk(c->r, buf, n);
 }
 

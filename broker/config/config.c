@@ -21,29 +21,58 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "broker/commands/cmd.h"
 #include "broker/util/glob.h"
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
 
 runnel_config config;
 
-enum config_type { CONFIG_BOOL, CONFIG_INT, CONFIG_MEM, CONFIG_ENUM, CONFIG_STR };
+enum config_type { CONFIG_BOOL, CONFIG_INT, CONFIG_MEM, CONFIG_ENUM, CONFIG_STR, CONFIG_SPECIAL };
+
+/* Longest value of a CONFIG_SPECIAL parameter, in long longs. */
+#define CONFIG_VEC 9
+
+/*
+ * A parameter whose value is not one number or string
+ * (client-output-buffer-limit, notify-keyspace-events). Its value travels
+ * through CONFIG SET and rollback as a vector of CONFIG_VEC long longs.
+ */
+typedef struct config_special {
+    void (*get)(long long *v);       /* current value into v */
+    void (*set)(const long long *v); /* makes v current */
+    void (*reset)(void);             /* makes the default current */
+    /* Parses argc words over v (which holds the current value); returns
+     * NULL or Redis's error text. */
+    const char *(*parse)(int argc, char **argv, long long *v);
+    void (*format)(char *buf, size_t cap); /* CONFIG GET text of the current value */
+    int nlines;                            /* CONFIG REWRITE lines it owns */
+    /* Line k ("name args") of the current value into buf; returns 1 when it
+     * differs from the default (a line Redis writes even if the file had
+     * none). */
+    int (*rewrite)(int k, char *buf, size_t cap);
+} config_special;
 
 #define CONFIG_IMMUTABLE 1 /* CONFIG SET refuses it */
 #define CONFIG_MULTI_ARG 2 /* takes several words (bind) */
 #define CONFIG_DIR       4 /* CONFIG GET shows the working directory */
 
 typedef struct config_param {
-    const char *name;         /* lowercase name */
-    enum config_type type;    /* how values parse and print */
-    int flags;                /* CONFIG_IMMUTABLE, ... */
-    long long min, max;       /* bounds for numbers */
-    long long dflt;           /* default for numbers and bools */
-    const char *dflt_str;     /* default for strings */
-    const char *const *enums; /* names for CONFIG_ENUM, NULL-terminated */
-    long long *num;           /* storage for numbers, bools, enums */
-    char **str;               /* storage for strings */
+    const char *name;              /* lowercase name */
+    enum config_type type;         /* how values parse and print */
+    int flags;                     /* CONFIG_IMMUTABLE, ... */
+    long long min, max;            /* bounds for numbers */
+    long long dflt;                /* default for numbers and bools */
+    const char *dflt_str;          /* default for strings */
+    const char *const *enums;      /* names for CONFIG_ENUM, NULL-terminated */
+    long long *num;                /* storage for numbers, bools, enums */
+    char **str;                    /* storage for strings */
+    const char *alias;             /* old name also accepted (Redis 7.0 aliases), or NULL */
+    const config_special *special; /* for CONFIG_SPECIAL, else NULL */
 } config_param;
+
+static const config_special config_obuf_special;
+static const config_special config_notify_special;
 
 static const char *const config_loglevels[] = {"debug", "verbose", "notice", "warning", NULL};
 
@@ -76,6 +105,16 @@ static config_param config_table[] = {
     {"stream-node-max-entries", CONFIG_INT, 0, 0, LLONG_MAX, 100, NULL, NULL,
      NUM(stream_node_max_entries)},
     {"slowlog-max-len", CONFIG_INT, 0, 0, LLONG_MAX, 128, NULL, NULL, NUM(slowlog_max_len)},
+    {"hash-max-listpack-entries", CONFIG_INT, 0, 0, LLONG_MAX, 512, NULL, NULL,
+     NUM(hash_max_listpack_entries), "hash-max-ziplist-entries"},
+    {"hash-max-listpack-value", CONFIG_MEM, 0, 0, LLONG_MAX, 64, NULL, NULL,
+     NUM(hash_max_listpack_value), "hash-max-ziplist-value"},
+    {"set-max-intset-entries", CONFIG_INT, 0, 0, LLONG_MAX, 512, NULL, NULL,
+     NUM(set_max_intset_entries)},
+    {"client-output-buffer-limit", CONFIG_SPECIAL, CONFIG_MULTI_ARG, 0, 0, 0, NULL, NULL, NULL,
+     NULL, NULL, &config_obuf_special},
+    {"notify-keyspace-events", CONFIG_SPECIAL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,
+     &config_notify_special},
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
@@ -88,7 +127,9 @@ config_init(void)
 {
     for (size_t i = 0; i < CONFIG_COUNT; i++) {
         config_param *p = &config_table[i];
-        if (p->str) {
+        if (p->special) {
+            p->special->reset();
+        } else if (p->str) {
             util_free(*p->str);
             *p->str = util_strdup(p->dflt_str);
         } else {
@@ -126,8 +167,11 @@ static config_param *
 config_find(const char *name, size_t len)
 {
     for (size_t i = 0; i < CONFIG_COUNT; i++) {
+        const char *alias = config_table[i].alias;
         if (strlen(config_table[i].name) == len &&
             strncasecmp(config_table[i].name, name, len) == 0)
+            return &config_table[i];
+        if (alias && strlen(alias) == len && strncasecmp(alias, name, len) == 0)
             return &config_table[i];
     }
     return NULL;
@@ -174,7 +218,8 @@ config_parse_mem(const char *s, size_t len, long long *out)
 }
 
 /* Validates argv as a value of p; on success stores the parsed value in
- * *num or a new string in *str. Returns NULL or a static error text. */
+ * *num (num[0..CONFIG_VEC) for a special parameter) or a new string in
+ * *str. Returns NULL or a static error text. */
 static const char *
 config_parse(const config_param *p, int argc, char **argv, long long *num, char **str)
 {
@@ -212,6 +257,9 @@ config_parse(const config_param *p, int argc, char **argv, long long *num, char 
                 strncat(msg, ", ", sizeof(msg) - strlen(msg) - 1);
         }
         return msg;
+    case CONFIG_SPECIAL:
+        p->special->get(num);
+        return p->special->parse(argc, argv, num);
     case CONFIG_STR: {
         size_t total = 0;
         for (int i = 0; i < argc; i++)
@@ -256,9 +304,303 @@ config_format(const config_param *p, char *buf, size_t cap)
         return p->enums[*p->num];
     case CONFIG_STR:
         return *p->str;
+    case CONFIG_SPECIAL:
+        p->special->format(buf, cap);
+        return buf;
     }
     return "";
 }
+
+/* ------------------------------------------------------------------------
+ * client-output-buffer-limit
+ * ------------------------------------------------------------------------ */
+
+/* Defaults per class: hard, soft, seconds (Redis's). */
+static const long long config_obuf_defaults[CONFIG_OBUF_CLASSES][3] = {
+    {0, 0, 0},
+    {256LL * 1024 * 1024, 64LL * 1024 * 1024, 60},
+    {32LL * 1024 * 1024, 8LL * 1024 * 1024, 60},
+};
+
+static void
+config_obuf_get(long long *v)
+{
+    for (int c = 0; c < CONFIG_OBUF_CLASSES; c++) {
+        v[c * 3] = (long long)config.obuf_hard[c];
+        v[c * 3 + 1] = (long long)config.obuf_soft[c];
+        v[c * 3 + 2] = config.obuf_soft_secs[c];
+    }
+}
+
+static void
+config_obuf_set(const long long *v)
+{
+    for (int c = 0; c < CONFIG_OBUF_CLASSES; c++) {
+        config.obuf_hard[c] = (unsigned long long)v[c * 3];
+        config.obuf_soft[c] = (unsigned long long)v[c * 3 + 1];
+        config.obuf_soft_secs[c] = v[c * 3 + 2];
+    }
+}
+
+static void
+config_obuf_reset(void)
+{
+    config_obuf_set(&config_obuf_defaults[0][0]);
+}
+
+/* The class a name selects: normal, slave or replica, pubsub (any case);
+ * -1 otherwise (master is not settable, as in Redis). */
+static int
+config_obuf_class(const char *s)
+{
+    if (strcasecmp(s, "normal") == 0)
+        return CONFIG_OBUF_NORMAL;
+    if (strcasecmp(s, "slave") == 0 || strcasecmp(s, "replica") == 0)
+        return CONFIG_OBUF_REPLICA;
+    if (strcasecmp(s, "pubsub") == 0)
+        return CONFIG_OBUF_PUBSUB;
+    return -1;
+}
+
+/* A byte size as Redis 7.0's memtoull reads it: digits (a value too large
+ * saturates), then an optional unit b k kb m mb g gb in any case; no sign. */
+static int
+config_obuf_bytes(const char *s, unsigned long long *out)
+{
+    static const struct {
+        const char *unit;
+        unsigned long long mul;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"k", 1000},
+                 {"kb", 1024},
+                 {"m", 1000 * 1000},
+                 {"mb", 1024 * 1024},
+                 {"g", 1000ULL * 1000 * 1000},
+                 {"gb", 1024ULL * 1024 * 1024}};
+    unsigned long long v = 0;
+    const char *u = s;
+    while (isdigit((unsigned char)*u)) {
+        unsigned d = (unsigned)(*u - '0');
+        v = v > (ULLONG_MAX - d) / 10 ? ULLONG_MAX : v * 10 + d;
+        u++;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(u, units[i].unit) == 0) {
+            *out = v * units[i].mul;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Soft-limit seconds as Redis 7.0 reads them: a strtoll-style integer
+ * (sign allowed) whose value, cut to an int, must not be negative. */
+static int
+config_obuf_secs(const char *s, long long *out)
+{
+    char *end;
+    long long v;
+    int as_int;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*end != '\0')
+        return 0;
+    as_int = (int)(uint32_t)(unsigned long long)v;
+    if (as_int < 0)
+        return 0;
+    *out = as_int;
+    return 1;
+}
+
+static const char *config_obuf_parse_words(int argc, char **argv, long long *v);
+
+/* The words of a value; one argument (a quoted value in the config file
+ * or on the command line) is split first, as Redis does for its multi-word
+ * parameters. */
+static const char *
+config_obuf_parse(int argc, char **argv, long long *v)
+{
+    char **words;
+    int n;
+    const char *why;
+    if (argc != 1)
+        return config_obuf_parse_words(argc, argv, v);
+    n = config_split_args(argv[0], &words);
+    if (n < 0)
+        return "Unbalanced quotes in configuration line";
+    why = config_obuf_parse_words(n, words, v);
+    config_free_args(words, n);
+    return why;
+}
+
+static const char *
+config_obuf_parse_words(int argc, char **argv, long long *v)
+{
+    static const char bad[] = "Error in hard, soft or soft_seconds setting in buffer limit "
+                              "configuration.";
+    if (argc % 4 != 0)
+        return "Wrong number of arguments in buffer limit configuration.";
+    /* Check every word first: all or nothing. */
+    for (int j = 0; j < argc; j += 4) {
+        unsigned long long b;
+        long long secs = 0;
+        if (config_obuf_class(argv[j]) < 0)
+            return "Invalid client class specified in buffer limit configuration.";
+        if (!config_obuf_bytes(argv[j + 1], &b) || !config_obuf_bytes(argv[j + 2], &b) ||
+            !config_obuf_secs(argv[j + 3], &secs))
+            return bad;
+    }
+    for (int j = 0; j < argc; j += 4) {
+        int c = config_obuf_class(argv[j]);
+        unsigned long long hard, soft;
+        long long secs = 0;
+        config_obuf_bytes(argv[j + 1], &hard);
+        config_obuf_bytes(argv[j + 2], &soft);
+        config_obuf_secs(argv[j + 3], &secs);
+        v[c * 3] = (long long)hard;
+        v[c * 3 + 1] = (long long)soft;
+        v[c * 3 + 2] = secs;
+    }
+    return NULL;
+}
+
+static void
+config_obuf_format(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "normal %llu %llu %lld slave %llu %llu %lld pubsub %llu %llu %lld",
+             config.obuf_hard[0], config.obuf_soft[0], config.obuf_soft_secs[0],
+             config.obuf_hard[1], config.obuf_soft[1], config.obuf_soft_secs[1],
+             config.obuf_hard[2], config.obuf_soft[2], config.obuf_soft_secs[2]);
+}
+
+/* A byte count the way CONFIG REWRITE writes it: 64mb, 1gb, 3kb or bytes. */
+static void
+config_format_memory(char *buf, size_t cap, unsigned long long v)
+{
+    const unsigned long long gb = 1024ULL * 1024 * 1024, mb = 1024 * 1024, kb = 1024;
+    if (v && v % gb == 0)
+        snprintf(buf, cap, "%llugb", v / gb);
+    else if (v && v % mb == 0)
+        snprintf(buf, cap, "%llumb", v / mb);
+    else if (v && v % kb == 0)
+        snprintf(buf, cap, "%llukb", v / kb);
+    else
+        snprintf(buf, cap, "%llu", v);
+}
+
+static int
+config_obuf_rewrite(int k, char *buf, size_t cap)
+{
+    static const char *const names[] = {"normal", "replica", "pubsub"};
+    char hard[32], soft[32];
+    config_format_memory(hard, sizeof(hard), config.obuf_hard[k]);
+    config_format_memory(soft, sizeof(soft), config.obuf_soft[k]);
+    snprintf(buf, cap, "client-output-buffer-limit %s %s %s %lld", names[k], hard, soft,
+             config.obuf_soft_secs[k]);
+    return (long long)config.obuf_hard[k] != config_obuf_defaults[k][0] ||
+           (long long)config.obuf_soft[k] != config_obuf_defaults[k][1] ||
+           config.obuf_soft_secs[k] != config_obuf_defaults[k][2];
+}
+
+static const config_special config_obuf_special = {
+    config_obuf_get,     config_obuf_set,    config_obuf_reset,
+    config_obuf_parse,   config_obuf_format, 3,
+    config_obuf_rewrite,
+};
+
+/* ------------------------------------------------------------------------
+ * notify-keyspace-events
+ * ------------------------------------------------------------------------ */
+
+/* Class letters and their NOTIFY_* bits, in the order CONFIG GET prints
+ * the classes that "A" does not cover. */
+static const struct {
+    char letter;
+    int bits;
+} config_notify_letters[] = {
+    {'g', NOTIFY_GENERIC},  {'$', NOTIFY_STRING},   {'l', NOTIFY_LIST},     {'s', NOTIFY_SET},
+    {'h', NOTIFY_HASH},     {'z', NOTIFY_ZSET},     {'x', NOTIFY_EXPIRED},  {'e', NOTIFY_EVICTED},
+    {'t', NOTIFY_STREAM},   {'d', NOTIFY_MODULE},   {'n', NOTIFY_NEW},      {'A', NOTIFY_ALL},
+    {'K', NOTIFY_KEYSPACE}, {'E', NOTIFY_KEYEVENT}, {'m', NOTIFY_KEY_MISS},
+};
+
+static void
+config_notify_get(long long *v)
+{
+    v[0] = config.notify_keyspace_events;
+}
+
+static void
+config_notify_set(const long long *v)
+{
+    config.notify_keyspace_events = v[0];
+}
+
+static void
+config_notify_reset(void)
+{
+    config.notify_keyspace_events = 0;
+}
+
+static const char *
+config_notify_parse(int argc, char **argv, long long *v)
+{
+    int flags = 0;
+    if (argc != 1)
+        return "wrong number of arguments";
+    for (const char *s = argv[0]; *s; s++) {
+        size_t i, n = sizeof(config_notify_letters) / sizeof(config_notify_letters[0]);
+        for (i = 0; i < n && config_notify_letters[i].letter != *s; i++)
+            ;
+        if (i == n)
+            return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+        flags |= config_notify_letters[i].bits;
+    }
+    v[0] = flags;
+    return NULL;
+}
+
+/* Redis's canonical text: "A" replaces all the classes it covers (and
+ * then, as in Redis, hides 'n'), then K, E and m. */
+static void
+config_notify_text(char *buf, size_t cap)
+{
+    long long f = config.notify_keyspace_events;
+    size_t n = 0;
+    (void)cap; /* at most 15 letters */
+    if ((f & NOTIFY_ALL) == NOTIFY_ALL) {
+        buf[n++] = 'A';
+    } else {
+        for (size_t i = 0; config_notify_letters[i].letter != 'A'; i++) {
+            if (f & config_notify_letters[i].bits)
+                buf[n++] = config_notify_letters[i].letter;
+        }
+    }
+    if (f & NOTIFY_KEYSPACE)
+        buf[n++] = 'K';
+    if (f & NOTIFY_KEYEVENT)
+        buf[n++] = 'E';
+    if (f & NOTIFY_KEY_MISS)
+        buf[n++] = 'm';
+    buf[n] = '\0';
+}
+
+static int
+config_notify_rewrite(int k, char *buf, size_t cap)
+{
+    char text[32];
+    (void)k;
+    config_notify_text(text, sizeof(text));
+    snprintf(buf, cap, "notify-keyspace-events \"%s\"", text);
+    return config.notify_keyspace_events != 0;
+}
+
+static const config_special config_notify_special = {
+    config_notify_get,     config_notify_set,  config_notify_reset,
+    config_notify_parse,   config_notify_text, 1,
+    config_notify_rewrite,
+};
 
 int
 config_split_args(const char *line, char ***out)
@@ -387,15 +729,18 @@ config_free_args(char **args, int n)
     util_free(args);
 }
 
-/* Stores a parsed value into p's storage (taking str). */
+/* Stores a parsed value into p's storage (taking str); num is a vector
+ * for a special parameter. */
 static void
-config_store(config_param *p, long long num, char *str)
+config_store(config_param *p, const long long *num, char *str)
 {
-    if (p->str) {
+    if (p->special) {
+        p->special->set(num);
+    } else if (p->str) {
         util_free(*p->str);
         *p->str = str;
     } else {
-        *p->num = num;
+        *p->num = num[0];
     }
 }
 
@@ -424,12 +769,12 @@ config_load_text(char *text, char *err, size_t errlen)
             config_free_args(argv, 0);
             continue;
         } else {
-            long long num = 0;
+            long long num[CONFIG_VEC] = {0};
             char *str = NULL;
             p = config_find(argv[0], strlen(argv[0]));
             if (p == NULL || argc < 2)
                 why = "Bad directive or wrong number of arguments";
-            else if ((why = config_parse(p, argc - 1, argv + 1, &num, &str)) == NULL)
+            else if ((why = config_parse(p, argc - 1, argv + 1, num, &str)) == NULL)
                 config_store(p, num, str);
             config_free_args(argv, argc);
         }
@@ -484,7 +829,9 @@ config_load(const char *path, const char *extra, char *err, size_t errlen)
 void
 config_cmd_get(reply *r, int argc, const resp_arg *argv)
 {
-    /* Each parameter appears once even when several patterns match it. */
+    /* Each name appears once even when several patterns match it; a
+     * parameter and its alias count as two names, as in Redis 7.0 (bit 1:
+     * the name was listed, bit 2: the alias was). */
     char seen[CONFIG_COUNT] = {0};
     size_t mark = reply_defer(r);
     long long n = 0;
@@ -500,8 +847,12 @@ config_cmd_get(reply *r, int argc, const resp_arg *argv)
         if (plain) {
             config_param *p = config_find(argv[a].ptr, argv[a].len);
             char buf[PATH_MAX];
-            if (p && !seen[p - config_table]) {
-                seen[p - config_table] = 1;
+            int bit = p && p->alias && strlen(p->alias) == argv[a].len &&
+                              strncasecmp(p->alias, argv[a].ptr, argv[a].len) == 0
+                          ? 2
+                          : 1;
+            if (p && !(seen[p - config_table] & bit)) {
+                seen[p - config_table] |= (char)bit;
                 reply_bulk(r, argv[a].ptr, argv[a].len);
                 reply_bulk_cstr(r, config_format(p, buf, sizeof(buf)));
                 n++;
@@ -512,9 +863,17 @@ config_cmd_get(reply *r, int argc, const resp_arg *argv)
             const config_param *p = &config_table[i];
             char buf[PATH_MAX];
             const char *v;
-            if (seen[i] || !util_glob_match(argv[a].ptr, argv[a].len, p->name, strlen(p->name), 1))
+            if (p->alias && !(seen[i] & 2) &&
+                util_glob_match(argv[a].ptr, argv[a].len, p->alias, strlen(p->alias), 1)) {
+                seen[i] |= 2;
+                reply_bulk_cstr(r, p->alias);
+                reply_bulk_cstr(r, config_format(p, buf, sizeof(buf)));
+                n++;
+            }
+            if ((seen[i] & 1) ||
+                !util_glob_match(argv[a].ptr, argv[a].len, p->name, strlen(p->name), 1))
                 continue;
-            seen[i] = 1;
+            seen[i] |= 1;
             v = config_format(p, buf, sizeof(buf));
             reply_bulk_cstr(r, p->name);
             reply_bulk_cstr(r, v);
@@ -526,9 +885,9 @@ config_cmd_get(reply *r, int argc, const resp_arg *argv)
 
 /* Saved value for the rollback of a failed CONFIG SET. */
 typedef struct config_undo {
-    config_param *p; /* parameter changed */
-    long long num;   /* old number */
-    char *str;       /* old string, owned */
+    config_param *p;           /* parameter changed */
+    long long num[CONFIG_VEC]; /* old number (vector for a special parameter) */
+    char *str;                 /* old string, owned */
 } config_undo;
 
 void
@@ -547,7 +906,7 @@ config_cmd_set(reply *r, int argc, const resp_arg *argv)
         return;
     }
     params = util_calloc((size_t)npairs, sizeof(*params));
-    nums = util_calloc((size_t)npairs, sizeof(*nums));
+    nums = util_calloc((size_t)npairs * CONFIG_VEC, sizeof(*nums));
     strs = util_calloc((size_t)npairs, sizeof(*strs));
     undo = util_calloc((size_t)npairs, sizeof(*undo));
 
@@ -567,7 +926,11 @@ config_cmd_set(reply *r, int argc, const resp_arg *argv)
             break;
         }
         for (int j = 0; j < i; j++) {
-            if (params[j] == p)
+            /* A parameter and its alias are distinct names to Redis 7.0:
+             * setting both is allowed and the last one wins. */
+            const resp_arg *prev = &argv[2 + 2 * j];
+            if (params[j] == p && prev->len == name->len &&
+                strncasecmp(prev->ptr, name->ptr, name->len) == 0)
                 why = "duplicate parameter";
         }
         if (why)
@@ -582,10 +945,10 @@ config_cmd_set(reply *r, int argc, const resp_arg *argv)
                     util_free(v);
                     break;
                 }
-                why = config_parse(p, vargc, vargv, &nums[i], &strs[i]);
+                why = config_parse(p, vargc, vargv, &nums[i * CONFIG_VEC], &strs[i]);
                 config_free_args(vargv, vargc);
             } else {
-                why = config_parse(p, 1, &v, &nums[i], &strs[i]);
+                why = config_parse(p, 1, &v, &nums[i * CONFIG_VEC], &strs[i]);
             }
             util_free(v);
         }
@@ -597,11 +960,13 @@ config_cmd_set(reply *r, int argc, const resp_arg *argv)
     for (int i = 0; i < npairs; i++) {
         config_param *p = params[i];
         undo[i].p = p;
-        if (p->str)
+        if (p->special)
+            p->special->get(undo[i].num);
+        else if (p->str)
             undo[i].str = util_strdup(*p->str);
         else
-            undo[i].num = *p->num;
-        config_store(p, nums[i], strs[i]);
+            undo[i].num[0] = *p->num;
+        config_store(p, &nums[i * CONFIG_VEC], strs[i]);
         strs[i] = NULL;
         applied = i + 1;
         if (config_hook && config_hook(p->name, &why) != 0) {
@@ -636,11 +1001,17 @@ out:
     util_free(undo);
 }
 
-/* Appends the directive line for p's current value to out. */
+/* Appends the directive line for p's current value to out (line k of a
+ * special parameter). */
 static void
-config_rewrite_line(const config_param *p, FILE *out)
+config_rewrite_line(const config_param *p, int k, FILE *out)
 {
     char buf[PATH_MAX];
+    if (p->special) {
+        p->special->rewrite(k, buf, sizeof(buf));
+        fprintf(out, "%s\n", buf);
+        return;
+    }
     const char *v =
         p->str && !(p->flags & CONFIG_DIR) ? *p->str : config_format(p, buf, sizeof(buf));
     if (p->str && !(p->flags & CONFIG_MULTI_ARG)) {
@@ -663,8 +1034,16 @@ config_rewrite_line(const config_param *p, FILE *out)
 static int
 config_is_default(const config_param *p)
 {
+    char buf[PATH_MAX];
     if (p->flags & CONFIG_DIR)
         return 0;
+    if (p->special) {
+        for (int k = 0; k < p->special->nlines; k++) {
+            if (p->special->rewrite(k, buf, sizeof(buf)))
+                return 0;
+        }
+        return 1;
+    }
     if (p->str)
         return strcmp(*p->str, p->dflt_str) == 0;
     return *p->num == p->dflt;
@@ -712,20 +1091,29 @@ config_cmd_rewrite(reply *r)
             fputs(line, out);
             continue;
         }
-        if (!done[p - config_table])
-            config_rewrite_line(p, out);
-        done[p - config_table] = 1;
+        /* A special parameter with several lines (one per client class)
+         * reuses the file's lines in order, as Redis does. */
+        if (done[p - config_table] < (p->special ? p->special->nlines : 1))
+            config_rewrite_line(p, done[p - config_table], out);
+        if (done[p - config_table] < CHAR_MAX)
+            done[p - config_table]++;
     }
     if (in)
         fclose(in);
     for (size_t i = 0; i < CONFIG_COUNT; i++) {
-        if (done[i] || config_is_default(&config_table[i]))
-            continue;
-        if (!generated) {
-            fputs("# Generated by CONFIG REWRITE\n", out);
-            generated = 1;
+        const config_param *p = &config_table[i];
+        int nlines = p->special ? p->special->nlines : 1;
+        for (int k = done[i]; k < nlines; k++) {
+            char buf[PATH_MAX];
+            /* Lines the file did not have: only values off their default. */
+            if (p->special ? !p->special->rewrite(k, buf, sizeof(buf)) : config_is_default(p))
+                continue;
+            if (!generated) {
+                fputs("# Generated by CONFIG REWRITE\n", out);
+                generated = 1;
+            }
+            config_rewrite_line(p, k, out);
         }
-        config_rewrite_line(&config_table[i], out);
     }
     if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 ||
         rename(tmp, config_path) != 0) {

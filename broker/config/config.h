@@ -22,6 +22,9 @@
 /* Loglevels, in the order of Redis's enum. */
 enum { CONFIG_LL_DEBUG = 0, CONFIG_LL_VERBOSE, CONFIG_LL_NOTICE, CONFIG_LL_WARNING };
 
+/* client-output-buffer-limit classes, in the order CONFIG GET prints them. */
+enum { CONFIG_OBUF_NORMAL = 0, CONFIG_OBUF_REPLICA, CONFIG_OBUF_PUBSUB, CONFIG_OBUF_CLASSES };
+
 typedef struct runnel_config {
     long long port;                      /* TCP port, 0 = no TCP listener */
     char *bind;                          /* space-separated addresses, owned */
@@ -43,6 +46,14 @@ typedef struct runnel_config {
     long long slowlog_max_len;           /* entries kept */
     long long stream_node_max_bytes;     /* bytes per stream block, 0 = no limit */
     long long stream_node_max_entries;   /* entries per stream block, 0 = no limit */
+    long long hash_max_listpack_entries; /* most pairs in a listpack hash */
+    long long hash_max_listpack_value;   /* longest field/value in a listpack hash */
+    long long set_max_intset_entries;    /* most members in an intset set */
+    /* client-output-buffer-limit, per CONFIG_OBUF_* class; 0 = no limit. */
+    unsigned long long obuf_hard[CONFIG_OBUF_CLASSES]; /* bytes: close at once */
+    unsigned long long obuf_soft[CONFIG_OBUF_CLASSES]; /* bytes: close after soft secs */
+    long long obuf_soft_secs[CONFIG_OBUF_CLASSES];     /* seconds over soft before closing */
+    long long notify_keyspace_events;                  /* NOTIFY_* classes (cmd.h), 0 off */
 } runnel_config;
 
 extern runnel_config config;

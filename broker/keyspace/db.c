@@ -41,6 +41,7 @@ ks_space_init(ks_space *ks, int count)
     ks->dbs = util_calloc((size_t)count, sizeof(ks_db));
     for (int i = 0; i < count; i++) {
         ks->dbs[i].id = i;
+        ks->dbs[i].space = ks;
         ks->dbs[i].keys = ks_dict_new();
         ks->dbs[i].expires = ks_dict_new();
         if (ks->dbs[i].keys == NULL || ks->dbs[i].expires == NULL)
@@ -72,6 +73,17 @@ ks_expire_now(ks_space *ks, ks_db *db, const void *key, size_t len)
     ks->expired_keys++;
 }
 
+/* Counts a miss and reports it ("keymiss"), as the flags allow. */
+static void
+ks_miss(ks_space *ks, ks_db *db, const void *key, size_t len, int flags)
+{
+    if (flags & KS_LOOKUP_NOSTATS)
+        return;
+    ks->misses++;
+    if (ks->on_miss && !(flags & KS_LOOKUP_NONOTIFY))
+        ks->on_miss(ks->priv, db, key, len);
+}
+
 ks_obj *
 ks_lookup(ks_space *ks, ks_db *db, const void *key, size_t len, int64_t now_ms, int flags)
 {
@@ -81,15 +93,13 @@ ks_lookup(ks_space *ks, ks_db *db, const void *key, size_t len, int64_t now_ms, 
         if (x != NULL && ks_dict_entry_s64(x) <= now_ms) {
             if (!(flags & KS_LOOKUP_NOEXPIRE))
                 ks_expire_now(ks, db, key, len);
-            if (!(flags & KS_LOOKUP_NOSTATS))
-                ks->misses++;
+            ks_miss(ks, db, key, len, flags);
             return NULL;
         }
     }
     e = ks_dict_find(db->keys, key, len);
     if (e == NULL) {
-        if (!(flags & KS_LOOKUP_NOSTATS))
-            ks->misses++;
+        ks_miss(ks, db, key, len, flags);
         return NULL;
     }
     ks_obj *o = ks_dict_entry_val(e);
@@ -119,6 +129,8 @@ ks_set(ks_db *db, const void *key, size_t len, ks_obj *val, int keep_ttl)
             ks_dict_del(db->expires, key, len, NULL);
     }
     ks_dict_entry_set_val(e, val);
+    if (!existed && db->space && db->space->on_new)
+        db->space->on_new(db->space->priv, db, key, len);
 }
 
 void
@@ -128,6 +140,8 @@ ks_add(ks_db *db, const void *key, size_t len, ks_obj *val)
     assert(e != NULL);
     if (e == NULL)
         runnel_panic("ks_add on an existing key or out of memory");
+    if (db->space && db->space->on_new)
+        db->space->on_new(db->space->priv, db, key, len);
 }
 
 int

@@ -22,11 +22,14 @@
 #include "broker/keyspace/dict.h"
 #include "broker/keyspace/obj.h"
 
+struct ks_space;
+
 typedef struct ks_db {
-    ks_dict *keys;     /* key -> ks_obj *, owned */
-    ks_dict *expires;  /* key -> int64 ms (entry s64), subset of keys */
-    int id;            /* database number */
-    long long avg_ttl; /* running estimate of remaining TTL, ms (INFO) */
+    ks_dict *keys;          /* key -> ks_obj *, owned */
+    ks_dict *expires;       /* key -> int64 ms (entry s64), subset of keys */
+    int id;                 /* database number */
+    long long avg_ttl;      /* running estimate of remaining TTL, ms (INFO) */
+    struct ks_space *space; /* the owner, for its hooks */
 } ks_db;
 
 typedef struct ks_space {
@@ -43,6 +46,13 @@ typedef struct ks_space {
      * and for every key a command changed (ks_touch_key): notifications
      * and WATCH plug in here. May be NULL. */
     void (*on_expired)(void *priv, ks_db *db, const char *key, size_t len);
+    /* Called after a key is created (ks_add, ks_set of a new key): the
+     * "new" keyspace event. May be NULL. */
+    void (*on_new)(void *priv, ks_db *db, const char *key, size_t len);
+    /* Called when a lookup counting hits and misses finds nothing (after
+     * any lazy expiry), unless KS_LOOKUP_NONOTIFY: the "keymiss" event.
+     * May be NULL. */
+    void (*on_miss)(void *priv, ks_db *db, const char *key, size_t len);
     void *priv; /* passed to the hooks */
 } ks_space;
 
@@ -54,6 +64,7 @@ void ks_space_fini(ks_space *ks);
 #define KS_LOOKUP_NOTOUCH  1 /* do not update the access clock */
 #define KS_LOOKUP_NOSTATS  2 /* do not count a hit or miss */
 #define KS_LOOKUP_NOEXPIRE 4 /* do not delete an expired key (still NULL) */
+#define KS_LOOKUP_NONOTIFY 8 /* a miss is counted but not reported to on_miss */
 
 /* Returns the live value of key or NULL; an expired key is deleted first
  * (and reported through on_expired). Borrowed pointer, valid until the

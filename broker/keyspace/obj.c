@@ -14,9 +14,11 @@
 
 #include <string.h>
 
+#include "broker/keyspace/streamobj.h"
+#include "broker/keyspace/t_hash.h"
+#include "broker/keyspace/t_set.h"
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
-#include "streams/stream.h"
 
 uint32_t ks_clock_sec;
 
@@ -74,10 +76,12 @@ ks_obj *
 ks_obj_dup(const ks_obj *o)
 {
     ks_obj *c;
+    if (o->type == KS_HASH)
+        return ks_hash_dup(o);
+    if (o->type == KS_SET)
+        return ks_set_dup(o);
     if (o->type == KS_STREAM) {
-        stream *copy = stream_dup((const stream *)o->ptr);
-        if (copy == NULL)
-            runnel_panic("out of memory copying a stream");
+        ks_stream *copy = ks_stream_dup((const ks_stream *)o->ptr);
         c = util_calloc(1, sizeof(*c));
         *c = *o;
         c->lru = ks_clock_sec;
@@ -98,8 +102,12 @@ ks_obj_free(ks_obj *o)
         return;
     if (o->type == KS_STRING && o->enc == KS_ENC_RAW)
         util_free(o->ptr);
+    else if (o->type == KS_HASH)
+        ks_hash_fini(o);
+    else if (o->type == KS_SET)
+        ks_set_fini(o);
     else if (o->type == KS_STREAM)
-        stream_free((stream *)o->ptr);
+        ks_stream_free((ks_stream *)o->ptr);
     util_free(o);
 }
 
@@ -141,6 +149,12 @@ ks_obj_enc_name(const ks_obj *o)
         return "embstr";
     case KS_ENC_STREAM:
         return "stream";
+    case KS_ENC_LISTPACK:
+        return "listpack";
+    case KS_ENC_HASHTABLE:
+        return "hashtable";
+    case KS_ENC_INTSET:
+        return "intset";
     }
     return "unknown";
 }
@@ -158,8 +172,12 @@ ks_obj_mem(const ks_obj *o)
 {
     if (o->type == KS_STRING)
         return sizeof(*o) + (o->enc == KS_ENC_RAW ? o->cap : o->len + 1);
+    if (o->type == KS_HASH)
+        return sizeof(*o) + ks_hash_mem(o);
+    if (o->type == KS_SET)
+        return sizeof(*o) + ks_set_mem(o);
     if (o->type == KS_STREAM)
-        return sizeof(*o) + stream_mem((const stream *)o->ptr);
+        return sizeof(*o) + ks_stream_mem((const ks_stream *)o->ptr);
     return sizeof(*o);
 }
 

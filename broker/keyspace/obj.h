@@ -27,10 +27,13 @@ enum ks_type {
 };
 
 enum ks_enc {
-    KS_ENC_RAW = 0,     /* string in its own growable buffer */
-    KS_ENC_INT = 1,     /* string holding a canonical integer */
-    KS_ENC_EMBSTR = 8,  /* short string embedded after the header */
-    KS_ENC_STREAM = 10, /* stream log (streams/stream.h) */
+    KS_ENC_RAW = 0,       /* string in its own growable buffer */
+    KS_ENC_INT = 1,       /* string holding a canonical integer */
+    KS_ENC_HASHTABLE = 2, /* hash: ks_dict field -> value (t_hash.h) */
+    KS_ENC_INTSET = 6,    /* set: sorted int16/32/64 array (t_set.h) */
+    KS_ENC_EMBSTR = 8,    /* short string embedded after the header */
+    KS_ENC_STREAM = 10,   /* ks_stream: log and groups (streamobj.h) */
+    KS_ENC_LISTPACK = 11, /* hash: packed field/value pairs (t_hash.h) */
 };
 
 /* Strings up to this length are embedded, as Redis's embstr limit. */
@@ -43,7 +46,9 @@ typedef struct ks_obj {
     size_t len;   /* strings: bytes in ptr (excluding the NUL) */
     size_t cap;   /* strings: bytes allocated in ptr when raw, else 0 */
     char *ptr;    /* strings: NUL-terminated bytes, embedded or owned;
-                     streams: the stream *, owned */
+                     streams: the ks_stream * (streamobj.h), owned;
+                     hashes: ks_lp * or ks_dict * by enc (t_hash.h), owned;
+                     sets: ks_intset * or ks_dict * by enc (t_set.h), owned */
 } ks_obj;
 
 /* Lifecycle. ks_obj_new_str() picks int/embstr/raw the way Redis's

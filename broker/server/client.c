@@ -5,17 +5,26 @@
  * in it is parsed and run before returning to the loop, so a pipeline of
  * thousands of commands in one read is answered in one pass. Replies
  * accumulate in the client's reply buffer and are written with
- * uv_try_write from the loop's prepare handle, just before it sleeps;
- * only what the socket does not take goes to a queued uv_write, whose
- * buffer is owned by the client until the write completes.
+ * uv_try_write from the loop's prepare handle, just before it sleeps.
  *
- * Hot path: client_read_cb -> client__process -> dispatch__call, and
- * client__flush_all. Not here: command semantics (commands/), the loop and
- * listeners (loop.c).
+ * Output is a queue: a ring of reference-counted segments (pub/sub frames
+ * shared by every receiver, and reply bytes moved out of the reply buffer
+ * when the socket was full), then the reply buffer itself. An ordinary
+ * reply only appends to the reply buffer (no allocation); a published
+ * message costs each receiver one ring slot and one reference, not a copy.
+ * Everything goes out with one writev (uv_try_write over several buffers);
+ * what the socket does not take is handed to a queued uv_write over the
+ * ring, whose segments stay referenced until it completes.
+ *
+ * Hot path: client_read_cb -> client__process -> dispatch__call,
+ * client__deliver, and client__flush_all. Not here: command semantics
+ * (commands/), the loop and listeners (loop.c), subscriptions (pubsub/).
  */
 #include "broker/server/server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +34,17 @@
 
 /* Bytes asked of the kernel per read, as Redis's PROTO_IOBUF_LEN. */
 #define CLIENT_READ_CHUNK (16 * 1024)
+/* Output bytes not counted against limits (Redis's PROTO_REPLY_CHUNK_BYTES
+ * static reply buffer). */
+#define CLIENT_STATIC_OBUF (16 * 1024)
+/* Buffers handed to one writev. */
+#define CLIENT_IOV 64
+/* Seconds of output-buffer peaks INFO remembers (client_recent_max_*). */
+#define CLIENT_PEAK_SLOTS 8
+
+/* Peak output-buffer size per second, over the last CLIENT_PEAK_SLOTS s. */
+static size_t client_peak_obuf[CLIENT_PEAK_SLOTS]; /* bytes */
+static int64_t client_peak_sec[CLIENT_PEAK_SLOTS]; /* unix s of each slot */
 
 static void client_close(client *c);
 
@@ -137,14 +157,135 @@ client__accept(uv_stream_t *listener, int status)
     uv_read_start((uv_stream_t *)&c->tcp, client_alloc_cb, client_read_cb);
 }
 
+/* ------------------------------------------------------------------------
+ * Output queue
+ * ------------------------------------------------------------------------ */
+
+/* Appends b to the ring (the reference moves to the client). */
+static void
+client_seg_push(client *c, pubsub_buf *b)
+{
+    if (c->seg_count == c->seg_cap) {
+        uint32_t cap = c->seg_cap ? c->seg_cap * 2 : 8;
+        pubsub_buf **segs = util_malloc(cap * sizeof(*segs));
+        /* Unroll the ring into the new array, oldest first. */
+        for (uint32_t i = 0; i < c->seg_count; i++)
+            segs[i] = c->segs[(c->seg_head + i) & (c->seg_cap - 1)];
+        util_free(c->segs);
+        c->segs = segs;
+        c->seg_cap = cap;
+        c->seg_head = 0;
+    }
+    c->segs[(c->seg_head + c->seg_count) & (c->seg_cap - 1)] = b;
+    c->seg_count++;
+    c->seg_bytes += b->len;
+}
+
+/* Drops the oldest segment (fully written). */
+static void
+client_seg_pop(client *c)
+{
+    assert(c->seg_count > 0);
+    pubsub_buf_unref(c->segs[c->seg_head]);
+    c->seg_head = (c->seg_head + 1) & (c->seg_cap - 1);
+    c->seg_count--;
+    c->seg_off = 0;
+    if (c->seg_count == 0 && c->seg_cap > 64) {
+        /* A burst is over: do not keep a large ring for an idle client. */
+        util_free(c->segs);
+        c->segs = NULL;
+        c->seg_cap = 0;
+        c->seg_head = 0;
+    }
+}
+
+/* Moves the reply buffer's bytes to the ring without copying them. */
+static void
+client_seal_out(client *c)
+{
+    if (c->out.len == 0)
+        return;
+    client_seg_push(c, pubsub_buf_wrap(c->out.buf, c->out.len));
+    c->out.buf = NULL;
+    c->out.len = c->out.cap = 0;
+}
+
+/*
+ * The output buffer size that limits, INFO and CLIENT LIST omem count:
+ * bytes waiting to be written (a shared frame counts in full for each
+ * receiver), less the first CLIENT_STATIC_OBUF, which Redis keeps in a
+ * fixed per-client buffer and does not count. So small replies never
+ * trip a limit, as in Redis.
+ */
+static size_t
+client_obuf_used(const client *c)
+{
+    size_t n = c->seg_bytes + c->out.len;
+    return n > CLIENT_STATIC_OBUF ? n - CLIENT_STATIC_OBUF : 0;
+}
+
+/* Fills iov with what comes next: ring segments, then the reply buffer
+ * when every segment fit. Returns the bytes covered. */
+static size_t
+client_iov(client *c, uv_buf_t *iov, unsigned *niov, int with_out)
+{
+    size_t total = 0;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < c->seg_count && n < CLIENT_IOV; i++) {
+        pubsub_buf *b = c->segs[(c->seg_head + i) & (c->seg_cap - 1)];
+        size_t off = i == 0 ? c->seg_off : 0;
+        iov[n++] = uv_buf_init(b->data + off, (unsigned)(b->len - off));
+        total += b->len - off;
+    }
+    if (with_out && c->out.len > 0 && n < CLIENT_IOV && n == c->seg_count) {
+        iov[n++] = uv_buf_init(c->out.buf, (unsigned)c->out.len);
+        total += c->out.len;
+    }
+    *niov = n;
+    return total;
+}
+
+/* Releases n bytes just written, oldest first. A reply buffer written in
+ * part moves to the ring, so the unwritten tail keeps its place. */
+static void
+client_consume(client *c, size_t n)
+{
+    c->tot_net_out += n;
+    srv.stat_net_out += n;
+    while (n > 0 && c->seg_count > 0) {
+        size_t left = c->segs[c->seg_head]->len - c->seg_off;
+        if (n < left) {
+            c->seg_off += n;
+            c->seg_bytes -= n;
+            return;
+        }
+        n -= left;
+        c->seg_bytes -= left;
+        client_seg_pop(c);
+    }
+    if (n == 0)
+        return;
+    assert(n <= c->out.len);
+    if (n == c->out.len) {
+        reply_reset(&c->out);
+        return;
+    }
+    assert(c->seg_count == 0);
+    client_seal_out(c);
+    c->seg_off = n;
+    c->seg_bytes -= n;
+}
+
 static void
 client_free_cb(uv_handle_t *h)
 {
     client *c = h->data;
     resp_parser_fini(&c->parser);
     reply_fini(&c->out);
+    while (c->seg_count > 0)
+        client_seg_pop(c);
+    util_free(c->segs);
     util_free(c->qbuf);
-    util_free(c->wbuf);
     util_free(c->sess.name);
     util_free(c);
 }
@@ -166,6 +307,7 @@ client_close(client *c)
     srv.nclients--;
     ks_dict_del(srv.clients_by_id, &c->sess.id, sizeof(c->sess.id), NULL);
     blocked__unblock(c, BLOCKED_GONE);
+    pubsub_drop(srv.pubsub, c->sess.id);
     if (c->sess.flags & SESS_MONITOR)
         srv.nmonitors--;
     /* A client in the flush list stays there: the flush skips closing
@@ -197,58 +339,59 @@ client_write_cb(uv_write_t *req, int status)
 {
     client *c = req->data;
     c->writing = 0;
-    util_free(c->wbuf);
-    c->wbuf = NULL;
     if (c->closing)
-        return;
+        return; /* the ring goes with the client in client_free_cb */
     if (status < 0) {
+        client_close(c);
+        return;
+    }
+    client_consume(c, c->inflight);
+    c->inflight = 0;
+    if (c->close_asap) {
         client_close(c);
         return;
     }
     client_write(c);
 }
 
-/* Writes as much of c->out as the socket takes now; queues the rest. */
+/* Writes as much of the output queue as the socket takes now, with one
+ * writev per CLIENT_IOV buffers; queues the rest as one uv_write. */
 static void
 client_write(client *c)
 {
-    uv_buf_t b;
+    uv_buf_t iov[CLIENT_IOV];
+    unsigned niov;
+    size_t total;
     int n;
     if (c->writing)
         return;
-    if (c->out.len == 0) {
-        if (c->sess.flags & SESS_CLOSE_AFTER_REPLY)
+    for (;;) {
+        if (c->seg_count == 0 && c->out.len == 0) {
+            if (c->sess.flags & SESS_CLOSE_AFTER_REPLY)
+                client_close(c);
+            return;
+        }
+        total = client_iov(c, iov, &niov, 1);
+        n = uv_try_write((uv_stream_t *)&c->tcp, iov, niov);
+        if (n == UV_EAGAIN)
+            n = 0;
+        if (n < 0) {
             client_close(c);
-        return;
+            return;
+        }
+        client_consume(c, (size_t)n);
+        if ((size_t)n < total)
+            break;
     }
-    b = uv_buf_init(c->out.buf, (unsigned)c->out.len);
-    n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == UV_EAGAIN)
-        n = 0;
-    if (n < 0) {
-        client_close(c);
-        return;
-    }
-    c->tot_net_out += (unsigned long long)n;
-    srv.stat_net_out += (unsigned long long)n;
-    if ((size_t)n == c->out.len) {
-        reply_reset(&c->out);
-        if (c->sess.flags & SESS_CLOSE_AFTER_REPLY)
-            client_close(c);
-        return;
-    }
-    /* Hand the unsent tail to a queued write; the buffer moves to wbuf so
-     * new replies can grow c->out meanwhile. */
-    c->wbuf = c->out.buf;
-    b = uv_buf_init(c->wbuf + n, (unsigned)(c->out.len - (size_t)n));
-    c->tot_net_out += b.len;
-    srv.stat_net_out += b.len;
-    c->out.buf = NULL;
-    c->out.len = c->out.cap = 0;
+    /* The socket is full: hand the rest to a queued write. The reply
+     * buffer joins the ring so new replies can grow it meanwhile. */
+    client_seal_out(c);
+    c->inflight = client_iov(c, iov, &niov, 0);
     c->writing = 1;
     c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, client_write_cb) != 0) {
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, iov, niov, client_write_cb) != 0) {
         c->writing = 0;
+        c->inflight = 0;
         client_close(c);
     }
 }
@@ -265,8 +408,130 @@ client__flush_all(void)
             uv_close((uv_handle_t *)&c->tcp, client_free_cb);
             continue;
         }
+        if (c->close_asap) {
+            /* Nothing more is written to a client over its limit. */
+            client_close(c);
+            continue;
+        }
         client_write(c);
     }
+}
+
+/* Records used bytes in this second's peak slot (INFO
+ * client_recent_max_output_buffer). */
+static void
+client_peak_note(size_t used, int64_t now_s)
+{
+    int slot = (int)(now_s % CLIENT_PEAK_SLOTS);
+    if (client_peak_sec[slot] != now_s) {
+        client_peak_sec[slot] = now_s;
+        client_peak_obuf[slot] = 0;
+    }
+    if (used > client_peak_obuf[slot])
+        client_peak_obuf[slot] = used;
+}
+
+size_t
+client__recent_max_obuf(int64_t now_ms)
+{
+    int64_t now_s = now_ms / 1000;
+    size_t max = 0;
+    for (int i = 0; i < CLIENT_PEAK_SLOTS; i++) {
+        if (now_s - client_peak_sec[i] < CLIENT_PEAK_SLOTS && client_peak_obuf[i] > max)
+            max = client_peak_obuf[i];
+    }
+    return max;
+}
+
+static int client_obuf_check(client *c, int async);
+
+void
+client__cron(int64_t now_ms)
+{
+    for (client *c = srv.clients, *next; c; c = next) {
+        next = c->next;
+        client_peak_note(client_obuf_used(c), now_ms / 1000);
+        /* A client over its soft limit that receives nothing more is
+         * still closed once its seconds are up, as Redis's clientsCron
+         * does. */
+        client_obuf_check(c, 0);
+    }
+}
+
+/*
+ * Enforces client-output-buffer-limit for c's class, as Redis does: over
+ * the hard limit, or over the soft limit continuously for more than its
+ * seconds, the client is closed. With async (while output is being added,
+ * maybe during a publish) it is only scheduled: it gets nothing more and
+ * the next flush closes it; otherwise (the cron) it is closed now. Returns
+ * 1 when it was closed or scheduled.
+ */
+static int
+client_obuf_check(client *c, int async)
+{
+    int cls = (c->sess.flags & SESS_PUBSUB) ? CONFIG_OBUF_PUBSUB : CONFIG_OBUF_NORMAL;
+    unsigned long long hard = config.obuf_hard[cls], soft = config.obuf_soft[cls];
+    unsigned long long used;
+    int64_t now_s;
+    int over = 0;
+    char info[1024];
+
+    if ((hard == 0 && soft == 0) || c->close_asap || c->closing)
+        return 0;
+    used = client_obuf_used(c);
+    if (used == 0)
+        return 0;
+    now_s = server_now_ms() / 1000;
+    if (hard && used >= hard)
+        over = 1;
+    if (soft && used >= soft) {
+        if (c->obuf_soft_since == 0)
+            c->obuf_soft_since = now_s; /* first time seen: not over yet */
+        else if (now_s - c->obuf_soft_since > config.obuf_soft_secs[cls])
+            over = 1;
+    } else {
+        c->obuf_soft_since = 0;
+    }
+    if (!over)
+        return 0;
+    client_peak_note(used, now_s);
+    client__info_line(c, info, sizeof(info));
+    if (!async) {
+        server_log(CONFIG_LL_WARNING, "Client %s closed for overcoming of output buffer limits.",
+                   info);
+        client_close(c);
+        return 1;
+    }
+    c->close_asap = 1;
+    server_log(CONFIG_LL_WARNING,
+               "Client %s scheduled to be closed ASAP for overcoming of output buffer limits.",
+               info);
+    client__queue_flush(c);
+    return 1;
+}
+
+void
+client__deliver(void *priv, uint64_t id, void *data, pubsub_msg *m)
+{
+    /* Subscribers are RESP clients registered with their session. */
+    client *c = (client *)((char *)data - offsetof(client, sess));
+    pubsub_buf *f;
+    (void)priv;
+    assert(c->sess.id == id);
+    (void)id;
+    if (c->close_asap || c->closing)
+        return;
+    f = pubsub_msg_frame(m, c->sess.resp);
+    /* Bytes already in the reply buffer go out first: append behind them.
+     * Otherwise share the frame. */
+    if (c->out.len > 0) {
+        reply_raw(&c->out, f->data, f->len);
+    } else {
+        pubsub_buf_ref(f);
+        client_seg_push(c, f);
+    }
+    client__queue_flush(c);
+    client_obuf_check(c, 1);
 }
 
 /* 1 when CLIENT PAUSE holds a command of this kind right now. */
@@ -332,8 +597,10 @@ client__process(client *c)
         c->qlen -= c->qpos;
         c->qpos = 0;
     }
-    if (c->out.len > 0 || (c->sess.flags & SESS_CLOSE_AFTER_REPLY))
+    if (c->out.len > 0 || c->seg_count > 0 || (c->sess.flags & SESS_CLOSE_AFTER_REPLY)) {
         client__queue_flush(c);
+        client_obuf_check(c, 1);
+    }
 }
 
 void
@@ -377,16 +644,20 @@ client__info_line(client *c, char *buf, size_t cap)
         cmd_fullname(c->last_cmd, cmdname, sizeof(cmdname));
     else
         strcpy(cmdname, "NULL");
-    snprintf(buf, cap,
-             "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 "
-             "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
-             "rbp=%zu obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default redir=-1 "
-             "resp=%d",
-             (unsigned long long)c->sess.id, c->addr, c->laddr, c->fd,
-             c->sess.name ? c->sess.name : "", (long long)((now - c->ctime_ms) / 1000),
-             (long long)((now - c->last_ms) / 1000), flags, c->sess.db, c->qlen - c->qpos,
-             c->qcap - c->qlen, c->out.cap, c->out.len, c->out.len,
-             sizeof(*c) + c->qcap + c->out.cap, cmdname, c->sess.resp);
+    snprintf(
+        buf, cap,
+        "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%zu "
+        "psub=%zu ssub=%zu multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
+        "rbp=%zu obl=%zu oll=%u omem=%zu tot-mem=%zu events=r%s cmd=%s user=default "
+        "redir=-1 resp=%d",
+        (unsigned long long)c->sess.id, c->addr, c->laddr, c->fd, c->sess.name ? c->sess.name : "",
+        (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000), flags,
+        c->sess.db, pubsub_count(srv.pubsub, PUBSUB_CHANNEL, c->sess.id),
+        pubsub_count(srv.pubsub, PUBSUB_PATTERN, c->sess.id),
+        pubsub_count(srv.pubsub, PUBSUB_SHARD, c->sess.id), c->qlen - c->qpos, c->qcap - c->qlen,
+        c->out.cap, c->out.len, c->out.len, (unsigned)c->seg_count, client_obuf_used(c),
+        sizeof(*c) + c->qcap + c->out.cap + c->seg_cap * sizeof(*c->segs) + c->seg_bytes,
+        c->writing ? "w" : "", cmdname, c->sess.resp);
 }
 
 static client *
@@ -872,6 +1143,8 @@ client__reset(cmd_ctx *ctx)
     cmd_session *s = ctx->sess;
     if (s->flags & SESS_MONITOR)
         srv.nmonitors--;
+    /* Subscriptions go without replies; SESS_PUBSUB is cleared below. */
+    pubsub_drop(srv.pubsub, s->id);
     s->flags &= SESS_CLOSE_AFTER_REPLY;
     s->db = 0;
     s->resp = 2;

@@ -2,10 +2,10 @@
  * broker/server/dispatch: runs one command for a caller.
  *
  * Order of checks, as Redis 7.0's processCommand: command exists, then
- * subcommand exists, then arity, then authentication; only then the
- * handler runs. Each step's error is counted in errorstats and in the
- * command's rejected_calls. After the handler: statistics, slow log,
- * MONITOR feed, and CLIENT REPLY OFF/SKIP suppression.
+ * subcommand exists, then arity, then authentication, then the RESP2
+ * subscribed-mode limit; only then the handler runs. Each step's error is counted in errorstats and
+ * in the command's rejected_calls. After the handler: statistics, slow log, MONITOR feed, and
+ * CLIENT REPLY OFF/SKIP suppression.
  *
  * Hot path: every command. Allocation-free unless the slow log records or
  * a monitor is attached.
@@ -126,6 +126,37 @@ dispatch_slowlog_add(client *cl, int argc, const resp_arg *argv, long long durat
     e->name = util_strdup(cl && cl->sess.name ? cl->sess.name : "");
 }
 
+/* 1 when d may run for a RESP2 caller with subscriptions: the
+ * (un)subscribe commands, PING, QUIT and RESET. */
+static int
+dispatch_pubsub_allowed(const cmd_def *d)
+{
+    static const char *const allowed[] = {
+        "ping",       "subscribe",    "ssubscribe", "unsubscribe", "sunsubscribe",
+        "psubscribe", "punsubscribe", "quit",       "reset",
+    };
+    if (d->parent)
+        return 0;
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(d->name, allowed[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* PING from a subscribed RESP2 caller: a two-item array, as Redis does,
+ * since a plain +PONG could not be told from a message. */
+static void
+dispatch_pubsub_ping(cmd_ctx *c)
+{
+    reply_array(c->r, 2);
+    reply_bulk(c->r, "pong", 4);
+    if (c->argc == 2)
+        reply_bulk(c->r, c->argv[1].ptr, c->argv[1].len);
+    else
+        reply_bulk(c->r, "", 0);
+}
+
 /* Finds the command named by arg. A client usually repeats its previous
  * command (pipelines, producers looping on XADD), so that one is compared
  * first, which skips the lowercase copy and the hash lookup. */
@@ -186,6 +217,15 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
         dispatch_reject(r, d, "NOAUTH Authentication required.");
         goto done;
     }
+    if ((sess->flags & SESS_PUBSUB) && sess->resp == 2 && !dispatch_pubsub_allowed(d)) {
+        char msg[300], name[96];
+        snprintf(msg, sizeof(msg),
+                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                 "RESET are allowed in this context",
+                 cmd_fullname(d, name, sizeof(name)));
+        dispatch_reject(r, d, msg);
+        goto done;
+    }
 
     ctx.argc = argc;
     ctx.argv = argv;
@@ -203,7 +243,11 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
     if (cl)
         cl->last_cmd = d;
 
-    d->fn(&ctx);
+    if ((sess->flags & SESS_PUBSUB) && sess->resp == 2 && argc <= 2 && d->parent == NULL &&
+        strcmp(d->name, "ping") == 0)
+        dispatch_pubsub_ping(&ctx);
+    else
+        d->fn(&ctx);
 
     duration = server_ustime() - start;
     d->calls++;

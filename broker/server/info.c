@@ -108,12 +108,10 @@ info_server(info_buf *b)
 static void
 info_clients(info_buf *b)
 {
-    size_t maxin = 0, maxout = 0;
+    size_t maxin = 0, maxout = client__recent_max_obuf(server_now_ms());
     for (client *c = srv.clients; c; c = c->next) {
         if (c->qcap > maxin)
             maxin = c->qcap;
-        if (c->out.cap > maxout)
-            maxout = c->out.cap;
     }
     info_add(b,
              "# Clients\r\nconnected_clients:%lu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
@@ -173,11 +171,13 @@ info_stats(info_buf *b)
              "expired_keys:%llu\r\nexpired_stale_perc:%.2f\r\n"
              "expired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:%llu\r\n"
              "evicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:%llu\r\n"
-             "keyspace_misses:%llu\r\npubsub_channels:0\r\npubsub_patterns:0\r\n"
-             "pubsubshard_channels:0\r\ntotal_error_replies:%llu\r\n",
+             "keyspace_misses:%llu\r\npubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
+             "pubsubshard_channels:%zu\r\ntotal_error_replies:%llu\r\n",
              srv.stat_conns, srv.stat_cmds, srv.stat_net_in, srv.stat_net_out, srv.stat_rejected,
              srv.ks.expired_keys, (double)srv.ks.expired_stale_perc, srv.ks.expire_cycle_ms,
-             srv.ks.hits, srv.ks.misses, srv.stat_errors);
+             srv.ks.hits, srv.ks.misses, pubsub_names(srv.pubsub, PUBSUB_CHANNEL),
+             pubsub_names(srv.pubsub, PUBSUB_PATTERN), pubsub_names(srv.pubsub, PUBSUB_SHARD),
+             srv.stat_errors);
 }
 
 static void

@@ -159,6 +159,7 @@ loop_cron(uv_timer_t *t)
     ks_active_expire(&srv.ks, now, 1000000 / hz / 4);
     ks_cron(&srv.ks, 1);
     client__close_idle(now);
+    client__cron(now);
     if (srv.pause_end_ms && now >= srv.pause_end_ms) {
         srv.pause_end_ms = 0;
         client__resume_paused();
@@ -233,13 +234,55 @@ loop__config_apply(const char *name, const char **err)
     return 0;
 }
 
+/* Keyspace hooks: the "expired", "new" and "keymiss" notifications. They
+ * only publish (no keyspace change), so they are safe wherever the
+ * keyspace calls them. */
+static void
+loop_on_expired(void *priv, ks_db *db, const char *key, size_t len)
+{
+    cmd_notify_db(priv, db->id, NOTIFY_EXPIRED, "expired", key, len);
+}
+
+static void
+loop_on_new(void *priv, ks_db *db, const char *key, size_t len)
+{
+    cmd_notify_db(priv, db->id, NOTIFY_NEW, "new", key, len);
+}
+
+static void
+loop_on_miss(void *priv, ks_db *db, const char *key, size_t len)
+{
+    cmd_notify_db(priv, db->id, NOTIFY_KEY_MISS, "keymiss", key, len);
+}
+
+/* Every client is gone by now, and with them their subscriptions. */
+static void
+loop_pubsub_fini(void)
+{
+    srv.ks.on_expired = NULL;
+    srv.ks.on_new = NULL;
+    srv.ks.on_miss = NULL;
+    srv.ks.priv = NULL;
+    srv.host.pubsub = NULL;
+    pubsub_free(srv.pubsub);
+    srv.pubsub = NULL;
+}
+
 int
 loop_run(void)
 {
     long long hz = config.hz < 1 ? 1 : config.hz > 500 ? 500 : config.hz;
     srv.loop = uv_default_loop();
-    if (loop__listen() != 0)
+    srv.pubsub = pubsub_new(client__deliver, NULL);
+    srv.host.pubsub = srv.pubsub;
+    srv.ks.priv = srv.pubsub;
+    srv.ks.on_expired = loop_on_expired;
+    srv.ks.on_new = loop_on_new;
+    srv.ks.on_miss = loop_on_miss;
+    if (loop__listen() != 0) {
+        loop_pubsub_fini();
         return 1;
+    }
     uv_timer_init(srv.loop, &srv.cron);
     uv_timer_start(&srv.cron, loop_cron, (uint64_t)(1000 / hz), (uint64_t)(1000 / hz));
     uv_timer_init(srv.loop, &srv.unpause);
@@ -252,5 +295,6 @@ loop_run(void)
     server_log(CONFIG_LL_NOTICE, "Ready to accept connections tcp");
     uv_run(srv.loop, UV_RUN_DEFAULT);
     uv_loop_close(srv.loop);
+    loop_pubsub_fini();
     return srv.exit_code;
 }

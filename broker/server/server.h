@@ -14,6 +14,7 @@
 
 #include "broker/commands/cmd.h"
 #include "broker/keyspace/db.h"
+#include "broker/pubsub/pubsub.h"
 #include "broker/reply/reply.h"
 #include "protocols/resp/resp.h"
 
@@ -32,11 +33,19 @@ struct client {
     size_t qcap;                    /* bytes allocated for qbuf */
     size_t qpos;                    /* first unconsumed byte in qbuf */
     resp_parser parser;             /* progress of the current command */
-    reply out;                      /* replies not yet handed to the socket */
-    char *wbuf;                     /* bytes of the uv_write in flight, owned */
+    reply out;                      /* replies not yet handed to the socket, after segs */
+    pubsub_buf **segs;              /* output queue sent before out: ring of owned refs */
+    uint32_t seg_cap;               /* slots in segs, a power of two (0: none) */
+    uint32_t seg_head;              /* slot of the oldest segment */
+    uint32_t seg_count;             /* segments queued */
+    size_t seg_off;                 /* bytes of the oldest segment already written */
+    size_t seg_bytes;               /* bytes queued in segs and not yet written */
+    size_t inflight;                /* bytes of segs in the uv_write in flight */
     uv_write_t wreq;                /* the in-flight write, when writing */
     int writing;                    /* 1 while wreq is in flight */
     int closing;                    /* 1 once uv_close was called */
+    int close_asap;                 /* over an output buffer limit: closed at next flush */
+    int64_t obuf_soft_since;        /* unix s the soft limit was first seen reached, 0 none */
     int paused;                     /* 1 while CLIENT PAUSE holds its command */
     int pending;                    /* 1 while in the server's flush list */
     int64_t ctime_ms;               /* connection time */
@@ -104,6 +113,8 @@ typedef struct server {
     ks_dict *clients_by_id; /* 8-byte id -> client *, borrowed */
     unsigned long nblocked; /* clients in a blocking command */
     int serving_blocked;    /* 1 while ready keys are being served */
+    /* Pub/sub. */
+    pubsub *pubsub; /* channel and pattern indexes, owned */
 } server;
 
 extern server srv;
@@ -130,6 +141,9 @@ void client__monitor_feed(const cmd_session *from, const char *addr, int argc,
 void client__monitor(cmd_ctx *ctx);
 void client__reset(cmd_ctx *ctx);
 void client__close_all(void);
+void client__deliver(void *priv, uint64_t id, void *data, pubsub_msg *m);
+void client__cron(int64_t now_ms);
+size_t client__recent_max_obuf(int64_t now_ms);
 
 /* dispatch.c */
 void dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg *argv);
