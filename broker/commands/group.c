@@ -302,6 +302,7 @@ cmd_xgroup_create(cmd_ctx *c)
     }
     c->dirty++;
     reply_ok(c->r);
+    cmd_notify(c, NOTIFY_STREAM, "xgroup-create", c->argv[2].ptr, c->argv[2].len);
 }
 
 /* XGROUP SETID key group id|$ [ENTRIESREAD n]. Unlike CREATE the ID is
@@ -327,6 +328,7 @@ cmd_xgroup_setid(cmd_ctx *c)
     cg_group_set_id(a.g, &id, a.entries_read);
     c->dirty++;
     reply_ok(c->r);
+    cmd_notify(c, NOTIFY_STREAM, "xgroup-setid", c->argv[2].ptr, c->argv[2].len);
 }
 
 /* XGROUP DESTROY key group */
@@ -344,8 +346,9 @@ cmd_xgroup_destroy(cmd_ctx *c)
     c->dirty++;
     /* Readers blocked on the group run again and get NOGROUP; this is not
      * a change of the key's content (Redis signals it ready, not modified). */
-    ks_block_signal(&c->ks->blocking, c->db->id, c->argv[2].ptr, c->argv[2].len);
     reply_int(c->r, 1);
+    cmd_notify(c, NOTIFY_STREAM, "xgroup-destroy", c->argv[2].ptr, c->argv[2].len);
+    ks_block_signal(&c->ks->blocking, c->db->id, c->argv[2].ptr, c->argv[2].len);
 }
 
 /* XGROUP CREATECONSUMER key group consumer: 1 if created, 0 if it was
@@ -360,8 +363,10 @@ cmd_xgroup_createconsumer(cmd_ctx *c)
     rc = cg_consumer_add(a.g, c->argv[4].ptr, c->argv[4].len, c->now_ms, NULL);
     if (rc == -ENOMEM)
         runnel_panic("out of memory creating a consumer");
-    if (rc == 0)
+    if (rc == 0) {
         c->dirty++;
+        cmd_notify(c, NOTIFY_STREAM, "xgroup-createconsumer", c->argv[2].ptr, c->argv[2].len);
+    }
     reply_int(c->r, rc == 0);
 }
 
@@ -379,6 +384,7 @@ cmd_xgroup_delconsumer(cmd_ctx *c)
     if (cons != NULL) {
         pending = cg_consumer_del(a.g, cons);
         c->dirty++;
+        cmd_notify(c, NOTIFY_STREAM, "xgroup-delconsumer", c->argv[2].ptr, c->argv[2].len);
     }
     reply_int(c->r, (long long)pending);
 }

@@ -323,8 +323,9 @@ cmd_xadd(cmd_ctx *c)
     }
     xs_reply_id(c->r, &id);
     cmd_key_changed(c, c->argv[1].ptr, c->argv[1].len);
-    if (a.strategy)
-        xs_trim(s, &a);
+    cmd_notify(c, NOTIFY_STREAM, "xadd", c->argv[1].ptr, c->argv[1].len);
+    if (a.strategy && xs_trim(s, &a) > 0)
+        cmd_notify(c, NOTIFY_STREAM, "xtrim", c->argv[1].ptr, c->argv[1].len);
 }
 
 /* XRANGE and XREVRANGE: argv[2] and argv[3] are start and end (end and
@@ -413,6 +414,7 @@ cmd_xdel(cmd_ctx *c)
     util_free(ids);
     if (deleted) {
         cmd_key_changed(c, c->argv[1].ptr, c->argv[1].len);
+        cmd_notify(c, NOTIFY_STREAM, "xdel", c->argv[1].ptr, c->argv[1].len);
         c->dirty += deleted - 1;
     }
     reply_int(c->r, deleted);
@@ -437,6 +439,7 @@ cmd_xtrim(cmd_ctx *c)
     deleted = xs_trim(s, &a);
     if (deleted) {
         cmd_key_changed(c, c->argv[1].ptr, c->argv[1].len);
+        cmd_notify(c, NOTIFY_STREAM, "xtrim", c->argv[1].ptr, c->argv[1].len);
         c->dirty += deleted - 1;
     }
     reply_int(c->r, deleted);
@@ -506,6 +509,7 @@ cmd_xsetid(cmd_ctx *c)
         stream_set_max_deleted_id(s, &maxdel);
     cmd_key_changed(c, c->argv[1].ptr, c->argv[1].len);
     reply_ok(c->r);
+    cmd_notify(c, NOTIFY_STREAM, "xsetid", c->argv[1].ptr, c->argv[1].len);
 }
 
 /* XREAD [COUNT n] [BLOCK ms] STREAMS key... id... */

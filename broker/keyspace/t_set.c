@@ -23,12 +23,13 @@
 
 /* The intset payload. */
 typedef struct ks_intset {
-    uint32_t width; /* bytes per member: 2, 4 or 8 */
-    uint32_t count; /* members held */
-    size_t cap;     /* members that fit in data before a realloc */
+    uint32_t width;       /* bytes per member: 2, 4 or 8 */
+    uint32_t count;       /* members held */
+    size_t cap;           /* members that fit in data before a realloc */
     unsigned char data[]; /* count members, native byte order, ascending */
 } ks_intset;
 
+/* The intset payload of o (asserts the encoding). */
 static ks_intset *
 ks_set_is(const ks_obj *o)
 {
@@ -36,6 +37,7 @@ ks_set_is(const ks_obj *o)
     return (ks_intset *)o->ptr;
 }
 
+/* The dict payload of o (asserts the encoding). */
 static ks_dict *
 ks_set_dict(const ks_obj *o)
 {
@@ -54,6 +56,8 @@ ks_set_width_of(int64_t v)
     return 8;
 }
 
+/* Member i, sign-extended. memcpy reads the bytes without type-punning the
+ * byte array (strict aliasing); compilers turn it into one load. */
 static int64_t
 ks_set_is_get(const ks_intset *is, size_t i)
 {
@@ -73,6 +77,7 @@ ks_set_is_get(const ks_intset *is, size_t i)
     return v;
 }
 
+/* Stores v as member i at the current width (v must fit it). */
 static void
 ks_set_is_put(ks_intset *is, size_t i, int64_t v)
 {
@@ -109,6 +114,7 @@ ks_set_is_search(const ks_intset *is, int64_t v, size_t *pos)
     return 0;
 }
 
+/* An empty 16-bit intset with room for cap members. */
 static ks_intset *
 ks_set_is_new(size_t cap)
 {
@@ -169,7 +175,10 @@ ks_set_is_add(ks_obj *o, int64_t v)
     return 1;
 }
 
-/* 1 when m[0..len) is a canonical integer, with the value in *v. */
+/* 1 when m[0..len) is a canonical integer, with the value in *v. Only
+ * canonical text may go into an intset, since members come back out
+ * formatted: "007" or "-0" must stay the bytes the client sent, so they
+ * force a hashtable, as Redis's string2ll test does. */
 static int
 ks_set_as_int(const void *m, size_t len, int64_t *v)
 {
@@ -180,6 +189,7 @@ ks_set_as_int(const void *m, size_t len, int64_t *v)
     return 1;
 }
 
+/* A set object header around payload (owned) with encoding enc. */
 static ks_obj *
 ks_set_obj(uint8_t enc, void *payload)
 {
@@ -191,6 +201,7 @@ ks_set_obj(uint8_t enc, void *payload)
     return o;
 }
 
+/* A new member dict; out of memory is fatal, as for every value. */
 static ks_dict *
 ks_set_dict_new(void)
 {
@@ -346,6 +357,7 @@ ks_set_add(ks_obj *o, const void *m, size_t len, size_t max_intset)
         }
         ks_set_convert(o);
     }
+    /* One probe both tests and inserts. */
     if (ks_dict_add_or_find(ks_set_dict(o), m, len, &existed) == NULL)
         runnel_panic("out of memory adding a set member");
     return !existed;
@@ -360,6 +372,7 @@ ks_set_del(ks_obj *o, const void *m, size_t len)
         size_t pos;
         if (!ks_set_as_int(m, len, &v) || !ks_set_is_search(is, v, &pos))
             return 0;
+        /* Close the gap; the width stays, as Redis never narrows. */
         memmove(is->data + pos * is->width, is->data + (pos + 1) * is->width,
                 (is->count - pos - 1) * is->width);
         is->count--;

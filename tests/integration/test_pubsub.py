@@ -164,8 +164,8 @@ def test_resp3_push_and_commands_between(server):
     pub.close()
 
 
-def test_resp3_redispy_protocol_push(server):
-    # redis-py 4.3 has no RESP3 parser; read the pushes raw after HELLO 3.
+def test_resp3_pattern_push(server):
+    # redis-py 4.3 has no RESP3 parser: the pushes are read raw.
     c = server.client()
     assert c.call("HELLO", "3")[:1] == b"%"
     assert c.call("PSUBSCRIBE", "a*") == b">3\r\n$10\r\npsubscribe\r\n$2\r\na*\r\n:1\r\n"
