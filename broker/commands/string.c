@@ -573,7 +573,10 @@ string_incr_generic(cmd_ctx *c, long long incr)
         return;
     }
     v += incr;
-    ks_set(c->db, key->ptr, key->len, ks_obj_new_ll(v), 1);
+    /* In place when the value came from arithmetic before (TTL kept), as
+     * Redis updates an unshared integer object. */
+    if (o == NULL || ks_obj_set_ll(o, v) != 0)
+        ks_set(c->db, key->ptr, key->len, ks_obj_new_ll(v), 1);
     cmd_key_changed(c, key->ptr, key->len);
     cmd_notify(c, NOTIFY_STRING, "incrby", key->ptr, key->len);
     reply_int(c->r, v);

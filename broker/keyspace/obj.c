@@ -64,12 +64,33 @@ ks_obj_new_str(const void *p, size_t len)
     return ks_obj_new_raw(p, len);
 }
 
+/* Room kept after an integer that arithmetic produced (20 digits and the
+ * NUL), so the next INCR rewrites it in place instead of allocating. */
+#define KS_INT_ROOM 21
+
 ks_obj *
 ks_obj_new_ll(long long v)
 {
-    char buf[32];
-    size_t n = util_ll2str(buf, v);
-    return ks_obj_new_embedded(buf, n, KS_ENC_INT);
+    ks_obj *o = util_malloc(sizeof(*o) + KS_INT_ROOM);
+    o->type = KS_STRING;
+    o->enc = KS_ENC_INT;
+    o->lru = ks_clock_sec;
+    o->cap = KS_INT_ROOM;
+    o->ptr = (char *)(o + 1);
+    o->len = util_ll2str(o->ptr, v);
+    o->ptr[o->len] = '\0';
+    return o;
+}
+
+int
+ks_obj_set_ll(ks_obj *o, long long v)
+{
+    if (o->type != KS_STRING || o->enc != KS_ENC_INT || o->cap < KS_INT_ROOM ||
+        o->ptr != (char *)(o + 1))
+        return -1;
+    o->len = util_ll2str(o->ptr, v);
+    o->ptr[o->len] = '\0';
+    return 0;
 }
 
 ks_obj *
@@ -171,7 +192,7 @@ size_t
 ks_obj_mem(const ks_obj *o)
 {
     if (o->type == KS_STRING)
-        return sizeof(*o) + (o->enc == KS_ENC_RAW ? o->cap : o->len + 1);
+        return sizeof(*o) + (o->cap ? o->cap : o->len + 1);
     if (o->type == KS_HASH)
         return sizeof(*o) + ks_hash_mem(o);
     if (o->type == KS_SET)
