@@ -56,12 +56,12 @@ typedef struct ks_obj {
  * tryObjectEncoding does for a value that arrives from a client. */
 ks_obj *ks_obj_new_str(const void *p, size_t len);
 ks_obj *ks_obj_new_raw(const void *p, size_t len); /* always "raw" */
-ks_obj *ks_obj_new_ll(long long v);
+ks_obj *ks_obj_new_ll(long long v);                /* "int", with room for in-place INCR */
 /* Rewrites an "int" string made by ks_obj_new_ll in place: 0, or -1 when
  * o has no room (the caller then stores a new object). O(1). */
-int ks_obj_set_ll(ks_obj *o, long long v); /* "int" */
-ks_obj *ks_obj_dup(const ks_obj *o);       /* deep copy (COPY) */
-void ks_obj_free(ks_obj *o);               /* NULL ok */
+int ks_obj_set_ll(ks_obj *o, long long v);
+ks_obj *ks_obj_dup(const ks_obj *o); /* deep copy (COPY) */
+void ks_obj_free(ks_obj *o);         /* NULL ok */
 /* Same as ks_obj_free with a void * for dict free callbacks. */
 void ks_obj_free_void(void *o);
 
