@@ -173,6 +173,9 @@ cmd_swapdb(cmd_ctx *c)
     }
     if (a != b)
         ks_swap(&c->ks->dbs[a], &c->ks->dbs[b]);
+    /* Blocked commands on either side now see the other database. */
+    ks_block_signal_db(&c->ks->blocking, (int)a);
+    ks_block_signal_db(&c->ks->blocking, (int)b);
     c->dirty++;
     reply_ok(c->r);
 }

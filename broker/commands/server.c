@@ -501,6 +501,7 @@ cmd_flushdb(cmd_ctx *c)
     if (server_flush_args(c) < 0)
         return;
     c->dirty += (long long)ks_flush(c->db);
+    ks_block_signal_db(&c->ks->blocking, c->db->id);
     reply_ok(c->r);
 }
 
@@ -509,8 +510,10 @@ cmd_flushall(cmd_ctx *c)
 {
     if (server_flush_args(c) < 0)
         return;
-    for (int i = 0; i < c->ks->count; i++)
+    for (int i = 0; i < c->ks->count; i++) {
         c->dirty += (long long)ks_flush(&c->ks->dbs[i]);
+        ks_block_signal_db(&c->ks->blocking, i);
+    }
     c->dirty++;
     reply_ok(c->r);
 }

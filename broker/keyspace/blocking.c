@@ -178,3 +178,37 @@ ks_block_waiters(ks_blocking *b, int db, const void *key, size_t len, uint64_t *
         util_free(k);
     return n;
 }
+
+void
+ks_block_signal_db(ks_blocking *b, int db)
+{
+    ks_dict_iter it;
+    ks_dict_entry *e;
+    char **keys = NULL;
+    size_t *lens = NULL, n = 0;
+    if (b->nblocked == 0)
+        return;
+    /* Collect first: signalling adds to ready_set, not to waiters, but the
+     * safe iterator is kept free of any other work. */
+    ks_dict_iter_start(&it, b->waiters);
+    while ((e = ks_dict_iter_next(&it)) != NULL) {
+        size_t klen;
+        const char *k = ks_dict_entry_key(e, &klen);
+        int kdb =
+            (int)(((unsigned)(unsigned char)k[0] << 24) | ((unsigned)(unsigned char)k[1] << 16) |
+                  ((unsigned)(unsigned char)k[2] << 8) | (unsigned)(unsigned char)k[3]);
+        if (kdb != db)
+            continue;
+        keys = util_realloc(keys, (n + 1) * sizeof(*keys));
+        lens = util_realloc(lens, (n + 1) * sizeof(*lens));
+        keys[n] = util_memdup(k + 4, klen - 4);
+        lens[n++] = klen - 4;
+    }
+    ks_dict_iter_stop(&it);
+    for (size_t i = 0; i < n; i++) {
+        ks_block_signal(b, db, keys[i], lens[i]);
+        util_free(keys[i]);
+    }
+    util_free(keys);
+    util_free(lens);
+}

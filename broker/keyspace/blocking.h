@@ -39,6 +39,10 @@ void ks_block_add(ks_blocking *b, int db, const void *key, size_t len, uint64_t 
 void ks_block_del(ks_blocking *b, int db, const void *key, size_t len, uint64_t id);
 /* Marks key ready when some caller waits on it. */
 void ks_block_signal(ks_blocking *b, int db, const void *key, size_t len);
+/* Marks ready every key of database db that some caller waits on (FLUSHDB,
+ * FLUSHALL, SWAPDB: the waiting commands run again and see the change).
+ * O(keys waited on). */
+void ks_block_signal_db(ks_blocking *b, int db);
 
 /* Takes the oldest ready key: 1 and *db/key/len (caller frees key with
  * ks_block_key_free), 0 when none is ready. */

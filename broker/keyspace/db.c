@@ -71,6 +71,8 @@ ks_expire_now(ks_space *ks, ks_db *db, const void *key, size_t len)
         ks->on_expired(ks->priv, db, key, len);
     ks_del(db, key, len);
     ks->expired_keys++;
+    /* Commands blocked on the key run again and see it gone. */
+    ks_block_signal(&ks->blocking, db->id, key, len);
 }
 
 /* Counts a miss and reports it ("keymiss"), as the flags allow. */

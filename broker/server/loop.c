@@ -157,6 +157,9 @@ loop_cron(uv_timer_t *t)
     ks_clock_sec = (uint32_t)(now / 1000);
     /* Active expiry gets a quarter of each tick, as Redis's slow cycle. */
     ks_active_expire(&srv.ks, now, 1000000 / hz / 4);
+    /* Keys that expired may release blocked commands. */
+    if (srv.ks.blocking.nready)
+        blocked__serve_ready();
     ks_cron(&srv.ks, 1);
     client__close_idle(now);
     client__cron(now);

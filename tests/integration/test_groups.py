@@ -194,6 +194,27 @@ def test_blocked_xreadgroup_key_deleted(server):
         assert reader.call("PING") == b"+PONG\r\n"
 
 
+@pytest.mark.parametrize("flush", [["FLUSHALL"], ["FLUSHDB"], ["SWAPDB", "0", "1"]])
+def test_blocked_xreadgroup_key_flushed_or_swapped(server, flush):
+    # The waiting command runs again when its database is flushed or
+    # swapped away, as Redis 7.2+ does, and finds no key.
+    with server.client() as reader, server.client() as admin:
+        admin.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        _block(reader)
+        assert admin.call(*flush) == b"+OK\r\n"
+        assert reader.read_reply(timeout=2) == NOGROUP_S_G
+
+
+def test_blocked_xreadgroup_key_expired(server):
+    with server.client() as reader, server.client() as admin:
+        admin.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        admin.call("PEXPIRE", "s", "200")
+        _block(reader)
+        # Nobody touches the key: active expiry removes it and the reader
+        # is answered without waiting for its (infinite) timeout.
+        assert reader.read_reply(timeout=5) == NOGROUP_S_G
+
+
 def test_blocked_xreadgroup_group_destroyed(server):
     # Redis 7.2+: NOGROUP from the re-run (7.0: "-NOGROUP the consumer group
     # this client was blocked on no longer exists").
