@@ -17,6 +17,7 @@ extern cmd_def cmd_stream_defs[];
 extern cmd_def cmd_group_defs[];  /* group.c: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM... */
 extern cmd_def cmd_hash_defs[];   /* hash.c: HSET, HGET, HINCRBY, HSCAN, ... */
 extern cmd_def cmd_set_defs[];    /* set.c: SADD, SREM, SINTER, SSCAN, ... */
+extern cmd_def cmd_list_defs[];   /* list.c: LPUSH, LPOP, LRANGE, BLPOP, ... */
 extern cmd_def cmd_pubsub_defs[]; /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB, ... */
 /* stream.c: XADD, XRANGE, XREAD, ... */ /* server.c: INFO, CONFIG, COMMAND, ... */
 

@@ -109,6 +109,8 @@ static config_param config_table[] = {
      NUM(hash_max_listpack_entries), "hash-max-ziplist-entries"},
     {"hash-max-listpack-value", CONFIG_MEM, 0, 0, LLONG_MAX, 64, NULL, NULL,
      NUM(hash_max_listpack_value), "hash-max-ziplist-value"},
+    {"list-max-listpack-size", CONFIG_INT, 0, INT_MIN, INT_MAX, -2, NULL, NULL,
+     NUM(list_max_listpack_size), "list-max-ziplist-size"},
     {"set-max-intset-entries", CONFIG_INT, 0, 0, LLONG_MAX, 512, NULL, NULL,
      NUM(set_max_intset_entries)},
     {"client-output-buffer-limit", CONFIG_SPECIAL, CONFIG_MULTI_ARG, 0, 0, 0, NULL, NULL, NULL,

@@ -49,6 +49,7 @@ typedef struct runnel_config {
     long long hash_max_listpack_entries; /* most pairs in a listpack hash */
     long long hash_max_listpack_value;   /* longest field/value in a listpack hash */
     long long set_max_intset_entries;    /* most members in an intset set */
+    long long list_max_listpack_size;    /* list node limit: <0 bytes class, >0 entries */
     /* client-output-buffer-limit, per CONFIG_OBUF_* class; 0 = no limit. */
     unsigned long long obuf_hard[CONFIG_OBUF_CLASSES]; /* bytes: close at once */
     unsigned long long obuf_soft[CONFIG_OBUF_CLASSES]; /* bytes: close after soft secs */

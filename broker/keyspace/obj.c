@@ -16,6 +16,7 @@
 
 #include "broker/keyspace/streamobj.h"
 #include "broker/keyspace/t_hash.h"
+#include "broker/keyspace/t_list.h"
 #include "broker/keyspace/t_set.h"
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
@@ -101,6 +102,8 @@ ks_obj_dup(const ks_obj *o)
         return ks_hash_dup(o);
     if (o->type == KS_SET)
         return ks_set_dup(o);
+    if (o->type == KS_LIST && o->enc == KS_ENC_QUICKLIST)
+        return ks_list_dup(o);
     if (o->type == KS_STREAM) {
         ks_stream *copy = ks_stream_dup((const ks_stream *)o->ptr);
         c = util_calloc(1, sizeof(*c));
@@ -127,6 +130,8 @@ ks_obj_free(ks_obj *o)
         ks_hash_fini(o);
     else if (o->type == KS_SET)
         ks_set_fini(o);
+    else if (o->type == KS_LIST && o->enc == KS_ENC_QUICKLIST)
+        ks_list_fini(o);
     else if (o->type == KS_STREAM)
         ks_stream_free((ks_stream *)o->ptr);
     util_free(o);
@@ -176,6 +181,8 @@ ks_obj_enc_name(const ks_obj *o)
         return "hashtable";
     case KS_ENC_INTSET:
         return "intset";
+    case KS_ENC_QUICKLIST:
+        return "quicklist";
     }
     return "unknown";
 }
@@ -197,6 +204,8 @@ ks_obj_mem(const ks_obj *o)
         return sizeof(*o) + ks_hash_mem(o);
     if (o->type == KS_SET)
         return sizeof(*o) + ks_set_mem(o);
+    if (o->type == KS_LIST && o->enc == KS_ENC_QUICKLIST)
+        return sizeof(*o) + ks_list_mem(o);
     if (o->type == KS_STREAM)
         return sizeof(*o) + ks_stream_mem((const ks_stream *)o->ptr);
     return sizeof(*o);

@@ -32,6 +32,7 @@ enum ks_enc {
     KS_ENC_HASHTABLE = 2, /* hash: ks_dict field -> value (t_hash.h) */
     KS_ENC_INTSET = 6,    /* set: sorted int16/32/64 array (t_set.h) */
     KS_ENC_EMBSTR = 8,    /* short string embedded after the header */
+    KS_ENC_QUICKLIST = 9, /* list: linked listpack nodes (t_list.h) */
     KS_ENC_STREAM = 10,   /* ks_stream: log and groups (streamobj.h) */
     KS_ENC_LISTPACK = 11, /* hash: packed field/value pairs (t_hash.h) */
 };
