@@ -626,6 +626,12 @@ hash_scan_collect(void *priv, const char *f, size_t flen, const char *v, size_t 
     cmd__scan_items_add(items, v, vlen);
 }
 
+static uint64_t
+hash_scan_step(ks_obj *o, uint64_t cursor, cmd__scan_items *it)
+{
+    return ks_hash_scan(o, cursor, hash_scan_collect, it);
+}
+
 /* A listpack hash is returned whole with cursor 0, whatever COUNT says; a
  * hashtable is scanned until COUNT items (fields and values both count, as
  * in Redis 7.0) are in, the cursor wraps or the bucket budget is spent. */
@@ -635,7 +641,6 @@ cmd_hscan(cmd_ctx *c)
     unsigned long long cursor;
     cmd__scan_args a;
     cmd__scan_items items = {0};
-    long long maxiter;
     int bad;
     ks_obj *o;
 
@@ -650,16 +655,7 @@ cmd_hscan(cmd_ctx *c)
     }
     if (cmd__scan_opts_or_reply(c, 3, &a) < 0)
         return;
-    if (o->enc == KS_ENC_LISTPACK) {
-        cursor = ks_hash_scan(o, 0, hash_scan_collect, &items);
-    } else {
-        maxiter = a.count > LLONG_MAX / CMD_SCAN_MAX_ITER_FACTOR
-                      ? LLONG_MAX
-                      : a.count * CMD_SCAN_MAX_ITER_FACTOR;
-        do {
-            cursor = ks_hash_scan(o, (uint64_t)cursor, hash_scan_collect, &items);
-        } while (cursor != 0 && maxiter-- > 0 && items.count < (unsigned long long)a.count);
-    }
+    cursor = cmd__scan_walk(o, o->enc == KS_ENC_LISTPACK, cursor, &a, hash_scan_step, &items);
     cmd__scan_reply(c, cursor, &items, 2, &a);
 }
 

@@ -123,3 +123,18 @@ cmd__scan_reply(cmd_ctx *c, unsigned long long cursor, cmd__scan_items *it, size
     it->len = NULL;
     it->count = it->cap = 0;
 }
+
+unsigned long long
+cmd__scan_walk(ks_obj *o, int whole, unsigned long long cursor, const cmd__scan_args *a,
+               cmd__scan_step_fn step, cmd__scan_items *it)
+{
+    long long maxiter;
+    if (whole)
+        return step(o, 0, it);
+    maxiter = a->count > LLONG_MAX / CMD_SCAN_MAX_ITER_FACTOR ? LLONG_MAX
+                                                              : a->count * CMD_SCAN_MAX_ITER_FACTOR;
+    do {
+        cursor = step(o, (uint64_t)cursor, it);
+    } while (cursor != 0 && maxiter-- > 0 && it->count < (unsigned long long)a->count);
+    return cursor;
+}

@@ -61,6 +61,20 @@ void cmd__scan_reply_empty(cmd_ctx *c);
 /* Appends a copy of p[0..len) to the batch. Amortized O(len). */
 void cmd__scan_items_add(cmd__scan_items *it, const char *p, size_t len);
 
+/* One step of a collection type's scan: copies what the step visits into
+ * it and returns the next cursor (0 when the walk is complete). */
+typedef uint64_t (*cmd__scan_step_fn)(ks_obj *o, uint64_t cursor, cmd__scan_items *it);
+
+/*
+ * Runs a collection scan from cursor: a compact encoding (whole != 0) is
+ * returned in one step with cursor 0, whatever COUNT says; a hash table is
+ * stepped until COUNT items are in, the cursor wraps, or COUNT *
+ * CMD_SCAN_MAX_ITER_FACTOR steps are spent. Returns the next cursor.
+ */
+unsigned long long cmd__scan_walk(ks_obj *o, int whole, unsigned long long cursor,
+                                  const cmd__scan_args *a, cmd__scan_step_fn step,
+                                  cmd__scan_items *it);
+
 /*
  * Replies [cursor, items] and frees the batch. Items come in groups of
  * stride (1 for members, 2 for field/value or member/score); when a

@@ -681,6 +681,12 @@ set_scan_collect(void *priv, const char *m, size_t len)
     cmd__scan_items_add(priv, m, len);
 }
 
+static uint64_t
+set_scan_step(ks_obj *o, uint64_t cursor, cmd__scan_items *it)
+{
+    return ks_set_scan(o, cursor, set_scan_collect, it);
+}
+
 /* An intset is returned whole with cursor 0, whatever COUNT says; a
  * hashtable is scanned until COUNT members are in, the cursor wraps or the
  * bucket budget is spent. */
@@ -690,7 +696,6 @@ cmd_sscan(cmd_ctx *c)
     unsigned long long cursor;
     cmd__scan_args a;
     cmd__scan_items items = {0};
-    long long maxiter;
     int bad;
     ks_obj *o;
 
@@ -705,16 +710,7 @@ cmd_sscan(cmd_ctx *c)
     }
     if (cmd__scan_opts_or_reply(c, 3, &a) < 0)
         return;
-    if (o->enc == KS_ENC_INTSET) {
-        cursor = ks_set_scan(o, 0, set_scan_collect, &items);
-    } else {
-        maxiter = a.count > LLONG_MAX / CMD_SCAN_MAX_ITER_FACTOR
-                      ? LLONG_MAX
-                      : a.count * CMD_SCAN_MAX_ITER_FACTOR;
-        do {
-            cursor = ks_set_scan(o, (uint64_t)cursor, set_scan_collect, &items);
-        } while (cursor != 0 && maxiter-- > 0 && items.count < (unsigned long long)a.count);
-    }
+    cursor = cmd__scan_walk(o, o->enc == KS_ENC_INTSET, cursor, &a, set_scan_step, &items);
     cmd__scan_reply(c, cursor, &items, 1, &a);
 }
 
