@@ -28,54 +28,7 @@
 
 #include <cmocka.h>
 
-/* ---- Test support: a counting, fail-after-N allocator ---- */
-
-static long test_alloc_budget; /* allocations left before failing, -1 for no limit */
-static long test_alloc_live;   /* allocations not yet freed */
-
-static int
-test_budget_take(void)
-{
-    if (test_alloc_budget == 0)
-        return 0;
-    if (test_alloc_budget > 0)
-        test_alloc_budget--;
-    return 1;
-}
-
-static void *
-cg_test_alloc(size_t n)
-{
-    void *p;
-
-    if (!test_budget_take())
-        return NULL;
-    p = malloc(n);
-    if (p != NULL)
-        test_alloc_live++;
-    return p;
-}
-
-static void *
-cg_test_realloc(void *p, size_t n)
-{
-    void *q;
-
-    if (!test_budget_take())
-        return NULL;
-    q = realloc(p, n);
-    if (q != NULL && p == NULL)
-        test_alloc_live++;
-    return q;
-}
-
-static void
-cg_test_release(void *p)
-{
-    if (p != NULL)
-        test_alloc_live--;
-    free(p);
-}
+#include "tests/support/testalloc.h"
 
 static int
 test_setup(void **state)
@@ -83,9 +36,9 @@ test_setup(void **state)
     (void)state;
     test_alloc_budget = -1;
     test_alloc_live = 0;
-    cg_set_allocator(cg_test_alloc, cg_test_release);
-    rax_set_allocator(cg_test_alloc, cg_test_realloc, cg_test_release);
-    stream_set_allocator(cg_test_alloc, cg_test_realloc, cg_test_release);
+    cg_set_allocator(testalloc_malloc, testalloc_free);
+    rax_set_allocator(testalloc_malloc, testalloc_realloc, testalloc_free);
+    stream_set_allocator(testalloc_malloc, testalloc_realloc, testalloc_free);
     return 0;
 }
 

@@ -32,89 +32,20 @@
 
 #include <cmocka.h>
 
-/* ---- Test support: PRNG and a counting, fail-after-N allocator ---- */
-
-static uint64_t test_rng_state; /* xorshift64* state, never 0 */
-static long test_alloc_budget;  /* allocations left before failing, -1 for no limit */
-static long test_alloc_live;    /* allocations not yet freed */
-
-static uint64_t
-test_rng(void)
-{
-    test_rng_state ^= test_rng_state >> 12;
-    test_rng_state ^= test_rng_state << 25;
-    test_rng_state ^= test_rng_state >> 27;
-    return test_rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t
-test_below(uint64_t n)
-{
-    return test_rng() % n;
-}
-
-static int
-test_budget_take(void)
-{
-    if (test_alloc_budget == 0)
-        return 0;
-    if (test_alloc_budget > 0)
-        test_alloc_budget--;
-    return 1;
-}
-
-static void *
-cg_test_alloc(size_t n)
-{
-    void *p;
-
-    if (!test_budget_take())
-        return NULL;
-    p = malloc(n);
-    if (p != NULL)
-        test_alloc_live++;
-    return p;
-}
-
-static void *
-cg_test_realloc(void *p, size_t n)
-{
-    void *q;
-
-    if (!test_budget_take())
-        return NULL;
-    q = realloc(p, n);
-    if (q != NULL && p == NULL)
-        test_alloc_live++;
-    return q;
-}
-
-static void
-cg_test_release(void *p)
-{
-    if (p != NULL)
-        test_alloc_live--;
-    free(p);
-}
+#include "tests/support/testalloc.h"
 
 static int
 test_setup(void **state)
 {
-    static unsigned long long seed;
-    static int printed;
-    const char *env = getenv("RUNNEL_TEST_SEED");
+    unsigned long long seed = test_seed("test_pel");
 
     (void)state;
-    if (!printed++) {
-        seed = env ? strtoull(env, NULL, 0) : (unsigned long long)time(NULL);
-        fprintf(stderr, "test_pel: seed %llu (set RUNNEL_TEST_SEED to reproduce)\n", seed);
-    }
     test_rng_state = seed ? seed : 1;
     test_alloc_budget = -1;
     test_alloc_live = 0;
-    cg_set_allocator(cg_test_alloc, cg_test_release);
-    rax_set_allocator(cg_test_alloc, cg_test_realloc, cg_test_release);
-    stream_set_allocator(cg_test_alloc, cg_test_realloc, cg_test_release);
+    cg_set_allocator(testalloc_malloc, testalloc_free);
+    rax_set_allocator(testalloc_malloc, testalloc_realloc, testalloc_free);
+    stream_set_allocator(testalloc_malloc, testalloc_realloc, testalloc_free);
     return 0;
 }
 
