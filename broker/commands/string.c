@@ -51,18 +51,6 @@
  * Shared helpers
  * ------------------------------------------------------------------------ */
 
-/* 1 when argv[i] names option opt, compared the way Redis compares a
- * NUL-terminated argument: bytes after an embedded NUL are not seen, so
- * "nx\0junk" is NX there and must be here too. */
-static int
-string_opt_is(const cmd_ctx *c, int i, const char *opt)
-{
-    const char *p = c->argv[i].ptr;
-    const char *nul = memchr(p, '\0', c->argv[i].len);
-    size_t len = nul ? (size_t)(nul - p) : c->argv[i].len;
-    return len == strlen(opt) && strncasecmp(p, opt, len) == 0;
-}
-
 /* A string object holding exactly these bytes, never tagged "int": what
  * Redis's createStringObject builds (INCRBYFLOAT results). ks_obj_new_str
  * embeds every value of at most KS_EMBSTR_MAX bytes, int or not, so only
@@ -121,34 +109,34 @@ string_parse_opts(cmd_ctx *c, int first, int is_set, unsigned *flags, int *expir
     *expire_idx = 0;
     for (int j = first; j < c->argc; j++) {
         int has_next = j + 1 < c->argc;
-        if (is_set && string_opt_is(c, j, "nx") && !(f & STRING_OPT_XX)) {
+        if (is_set && cmd_arg_is(c, j, "nx") && !(f & STRING_OPT_XX)) {
             f |= STRING_OPT_NX;
-        } else if (is_set && string_opt_is(c, j, "xx") && !(f & STRING_OPT_NX)) {
+        } else if (is_set && cmd_arg_is(c, j, "xx") && !(f & STRING_OPT_NX)) {
             f |= STRING_OPT_XX;
-        } else if (is_set && string_opt_is(c, j, "get")) {
+        } else if (is_set && cmd_arg_is(c, j, "get")) {
             f |= STRING_OPT_GET;
-        } else if (is_set && string_opt_is(c, j, "keepttl") &&
+        } else if (is_set && cmd_arg_is(c, j, "keepttl") &&
                    !(f & (STRING_OPT_PERSIST | STRING_OPT_EXPIRE))) {
             f |= STRING_OPT_KEEPTTL;
-        } else if (!is_set && string_opt_is(c, j, "persist") &&
+        } else if (!is_set && cmd_arg_is(c, j, "persist") &&
                    !(f & (STRING_OPT_KEEPTTL | STRING_OPT_EXPIRE))) {
             f |= STRING_OPT_PERSIST;
-        } else if (string_opt_is(c, j, "ex") && has_next &&
+        } else if (cmd_arg_is(c, j, "ex") && has_next &&
                    !(f & (STRING_OPT_KEEPTTL | STRING_OPT_PERSIST | STRING_OPT_EXPIRE) &
                      ~STRING_OPT_EX)) {
             f |= STRING_OPT_EX;
             *expire_idx = ++j;
-        } else if (string_opt_is(c, j, "px") && has_next &&
+        } else if (cmd_arg_is(c, j, "px") && has_next &&
                    !(f & (STRING_OPT_KEEPTTL | STRING_OPT_PERSIST | STRING_OPT_EXPIRE) &
                      ~STRING_OPT_PX)) {
             f |= STRING_OPT_PX;
             *expire_idx = ++j;
-        } else if (string_opt_is(c, j, "exat") && has_next &&
+        } else if (cmd_arg_is(c, j, "exat") && has_next &&
                    !(f & (STRING_OPT_KEEPTTL | STRING_OPT_PERSIST | STRING_OPT_EXPIRE) &
                      ~STRING_OPT_EXAT)) {
             f |= STRING_OPT_EXAT;
             *expire_idx = ++j;
-        } else if (string_opt_is(c, j, "pxat") && has_next &&
+        } else if (cmd_arg_is(c, j, "pxat") && has_next &&
                    !(f & (STRING_OPT_KEEPTTL | STRING_OPT_PERSIST | STRING_OPT_EXPIRE) &
                      ~STRING_OPT_PXAT)) {
             f |= STRING_OPT_PXAT;
@@ -761,13 +749,13 @@ cmd_lcs(cmd_ctx *c)
         return;
     }
     for (int j = 3; j < c->argc; j++) {
-        if (string_opt_is(c, j, "idx")) {
+        if (cmd_arg_is(c, j, "idx")) {
             getidx = 1;
-        } else if (string_opt_is(c, j, "len")) {
+        } else if (cmd_arg_is(c, j, "len")) {
             getlen = 1;
-        } else if (string_opt_is(c, j, "withmatchlen")) {
+        } else if (cmd_arg_is(c, j, "withmatchlen")) {
             withlen = 1;
-        } else if (string_opt_is(c, j, "minmatchlen") && j + 1 < c->argc) {
+        } else if (cmd_arg_is(c, j, "minmatchlen") && j + 1 < c->argc) {
             if (cmd_get_ll_or_reply(c, j + 1, &minlen, NULL) < 0)
                 return;
             if (minlen < 0)
