@@ -25,7 +25,8 @@ import statistics
 import sys
 
 TEST_ORDER = ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET",
-              "XADD", "XADD_MAXLEN", "XRANGE_100", "XREAD_100"]
+              "XADD", "XADD_MAXLEN", "XRANGE_100", "XREAD_100",
+              "LPUSH", "LPOP", "SADD", "HSET", "ZADD", "LRANGE_100"]
 XADD_TESTS = ["XADD", "XADD_MAXLEN"]
 XADD_GOAL = 1.3          # runnel/redis requests/sec, at least
 MEM_GOAL = 0.8           # runnel/redis bytes per entry, at most
@@ -43,6 +44,9 @@ def load(directory):
         single = m.group(4)[1:].upper() if m.group(4) and "," not in m.group(4) else None
         with open(os.path.join(directory, name), newline="") as f:
             for row in csv.DictReader(f):
+                # "LPUSH (needed to benchmark LRANGE)" fills a list: not a result.
+                if "(needed" in row["test"]:
+                    continue
                 # "MSET (10 keys)" -> "MSET"; "XADD bench:xadd * f v" -> the file's name
                 test = single or row["test"].split(" ")[0]
                 samples.setdefault((server, test, pipeline), {})[rnd] = float(row["rps"])

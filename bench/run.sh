@@ -9,7 +9,9 @@
 # idle server stays up but does no work while the other is measured. Each
 # round runs, for -P 1 then -P 16, each of the tests PING_INLINE, PING_MBULK,
 # SET, GET, INCR, MSET (the -t ping,set,get,incr,mset set) and the stream
-# tests XADD, XADD_MAXLEN, XRANGE_100, XREAD_100 with 50 clients against
+# tests XADD, XADD_MAXLEN, XRANGE_100, XREAD_100 and the collection tests
+# LPUSH, LPOP, SADD, HSET, ZADD, LRANGE_100 (redis-benchmark's own; LPOP
+# first fills its list with as many LPUSH) with 50 clients against
 # runnel and redis back to back (runnel first in odd rounds, redis first in
 # even rounds), so each pair is measured close in time. Before the rounds,
 # once per server, it measures the memory of 1,000,000 stream entries (the
@@ -42,7 +44,8 @@ NRANGE=""       # XRANGE_100 and XREAD_100 requests at -P 1 and 16 (default N1 /
 # given on its command line (see stream_cmd).
 BUILTIN_TESTS="ping_inline ping_mbulk set get incr mset"
 STREAM_TESTS="xadd xadd_maxlen xrange_100 xread_100"
-TESTS="$BUILTIN_TESTS $STREAM_TESTS"
+COLLECTION_TESTS="lpush lpop sadd hset zadd lrange_100"
+TESTS="$BUILTIN_TESTS $STREAM_TESTS $COLLECTION_TESTS"
 MEM=1           # measure memory per stream entry
 MEM_ENTRIES=1000000
 MAXLEN=100000   # the MAXLEN ~ threshold of XADD_MAXLEN; that stream is pre-filled to it
@@ -89,7 +92,7 @@ done
 [ -n "$NXADD16" ] || NXADD16=$((N16 / 4))
 [ -n "$NRANGE" ] || NRANGE=$((N1 / 5))
 for t in $TESTS; do
-    case " $BUILTIN_TESTS $STREAM_TESTS " in
+    case " $BUILTIN_TESTS $STREAM_TESTS $COLLECTION_TESTS " in
     *" $t "*) ;;
     *) echo "run.sh: unknown test $t" >&2; usage >&2; exit 2 ;;
     esac
@@ -214,6 +217,23 @@ run_test() { # server pipeline test > csv
         fi
         ;;
     xrange_100 | xread_100) n=$NRANGE ;;
+    lrange_100)
+        # LRANGE_100 reads 100 of 600 elements; its own LPUSH fill is skipped
+        # by compare.py.
+        n=$NRANGE
+        cli "$s" DEL mylist >/dev/null
+        bench "$s" "$p" "$n" lrange_100
+        return
+        ;;
+    lpop)
+        # Every LPOP takes a real element: the list is filled first.
+        n=$N1
+        [ "$p" = 1 ] || n=$N16
+        cli "$s" DEL mylist >/dev/null
+        bench "$s" 16 "$n" lpush >/dev/null
+        bench "$s" "$p" "$n" lpop
+        return
+        ;;
     *)
         n=$N1
         [ "$p" = 1 ] || n=$N16
