@@ -142,6 +142,7 @@ typedef struct cmd_ctx {
     const struct cmd_def *cmd;   /* the command being run (subcommand) */
     const struct cmd_host *host; /* server services */
     long long dirty;             /* changes made, added to by handlers */
+    int propagated;              /* 1 once the handler called cmd_propagate */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *c);
@@ -194,6 +195,9 @@ typedef struct cmd_host {
     int (*block)(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int nkeys,
                  int64_t deadline_ms, int null_bulk);
     long long (*lastsave)(void);
+    /* Records one write, as a command to replay, in database dbid (the
+     * append-only log; later replication). NULL when nothing records. */
+    void (*propagate)(int dbid, int argc, const resp_arg *argv);
     struct pubsub *pubsub; /* channel indexes (broker/pubsub), owned by the server */
 } cmd_host;
 
@@ -227,6 +231,18 @@ ks_obj *cmd_lookup_read(cmd_ctx *c, int i);
 ks_obj *cmd_lookup_write(cmd_ctx *c, int i);
 /* Marks a key as changed (WATCH, notifications, persistence hook). */
 void cmd_key_changed(cmd_ctx *c, const void *key, size_t len);
+
+/*
+ * Propagation: what a write is recorded as for replay (append-only log,
+ * later replication). When a handler returns with c->dirty > 0 and never
+ * called cmd_propagate, the dispatcher records its argv unchanged. A
+ * handler whose argv would not replay to the same state (XADD *, SET EX,
+ * SPOP, blocking pops, XREADGROUP, ...) calls cmd_propagate once per
+ * command to record instead, in order (argv is copied; nothing is recorded
+ * beyond those). cmd_propagate with argc 0 records nothing but still
+ * suppresses the default. Commands run in c->db.
+ */
+void cmd_propagate(cmd_ctx *c, int argc, const resp_arg *argv);
 
 /* Keyspace notifications (notify.c). cmd_notify() publishes event for key
  * in the caller's database, as Redis's notifyKeyspaceEvent: nothing unless

@@ -164,6 +164,14 @@ cmd_key_changed(cmd_ctx *c, const void *key, size_t len)
     c->dirty++;
 }
 
+void
+cmd_propagate(cmd_ctx *c, int argc, const resp_arg *argv)
+{
+    c->propagated = 1;
+    if (argc > 0 && c->host && c->host->propagate)
+        c->host->propagate(c->db->id, argc, argv);
+}
+
 int
 cmd_client_name_ok(const resp_arg *a)
 {

@@ -236,6 +236,7 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
     ctx.cmd = d;
     ctx.host = &srv.host;
     ctx.dirty = 0;
+    ctx.propagated = 0;
     start = server_ustime();
     ctx.now_ms = start / 1000;
     ks_clock_sec = (uint32_t)(ctx.now_ms / 1000);
@@ -248,6 +249,10 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
         dispatch_pubsub_ping(&ctx);
     else
         d->fn(&ctx);
+
+    /* A write is recorded as its argv unless the handler chose the form. */
+    if (ctx.dirty > 0 && !ctx.propagated && srv.host.propagate)
+        srv.host.propagate(ctx.db->id, argc, argv);
 
     duration = server_ustime() - start;
     d->calls++;
