@@ -186,6 +186,7 @@ main(int argc, char **argv)
     srv.host.slowlog = dispatch__slowlog_cmd;
     srv.host.lastsave = main_host_lastsave;
     srv.host.block = blocked__block;
+    srv.host.exec = dispatch__exec;
     config_set_apply_hook(loop__config_apply);
     ks_space_init(&srv.ks, (int)config.databases);
     cmd_table_init();

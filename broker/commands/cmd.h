@@ -73,13 +73,17 @@
 #define ACL_NCATS       21
 
 /* Session flags. */
-#define SESS_CLOSE_AFTER_REPLY (1u << 0) /* QUIT, protocol error */
-#define SESS_MONITOR           (1u << 1) /* receives MONITOR feed */
-#define SESS_REPLY_OFF         (1u << 2) /* CLIENT REPLY OFF */
-#define SESS_REPLY_SKIP_NEXT   (1u << 3) /* CLIENT REPLY SKIP: skip next */
-#define SESS_REPLY_SKIP        (1u << 4) /* skip the reply of this command */
-#define SESS_NO_EVICT          (1u << 5) /* CLIENT NO-EVICT on */
-#define SESS_PUBSUB            (1u << 6) /* has subscriptions (RESP2 limits) */
+#define SESS_CLOSE_AFTER_REPLY (1u << 0)  /* QUIT, protocol error */
+#define SESS_MONITOR           (1u << 1)  /* receives MONITOR feed */
+#define SESS_REPLY_OFF         (1u << 2)  /* CLIENT REPLY OFF */
+#define SESS_REPLY_SKIP_NEXT   (1u << 3)  /* CLIENT REPLY SKIP: skip next */
+#define SESS_REPLY_SKIP        (1u << 4)  /* skip the reply of this command */
+#define SESS_NO_EVICT          (1u << 5)  /* CLIENT NO-EVICT on */
+#define SESS_PUBSUB            (1u << 6)  /* has subscriptions (RESP2 limits) */
+#define SESS_MULTI             (1u << 7)  /* inside MULTI: commands are queued */
+#define SESS_MULTI_ERR         (1u << 8)  /* a command was refused while queued: EXEC aborts */
+#define SESS_DIRTY_CAS         (1u << 9)  /* a WATCHed key changed: EXEC fails */
+#define SESS_IN_EXEC           (1u << 10) /* running EXEC's queue: nothing blocks */
 
 /* Keyspace notification classes (notify-keyspace-events letters), with
  * Redis's values: cmd_notify() takes one class per event. */
@@ -112,8 +116,10 @@ typedef struct cmd_session {
     char *name;        /* CLIENT SETNAME, owned, NULL when unset */
     char lib_name[64]; /* reserved for CLIENT SETINFO */
     uint32_t flags;    /* SESS_* */
+    struct cmd_tx *tx; /* MULTI queue and WATCHed keys (multi.c), NULL when none */
 } cmd_session;
 
+typedef struct cmd_tx cmd_tx;
 struct cmd_def;
 struct cmd_host;
 struct pubsub;
@@ -195,6 +201,8 @@ typedef struct cmd_host {
     int (*block)(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int nkeys,
                  int64_t deadline_ms, int null_bulk);
     long long (*lastsave)(void);
+    /* EXEC: runs the caller's queued commands through the dispatcher. */
+    void (*exec)(cmd_ctx *c);
     /* Records one write, as a command to replay, in database dbid (the
      * append-only log; later replication). NULL when nothing records. */
     void (*propagate)(int dbid, int argc, const resp_arg *argv);
@@ -243,6 +251,23 @@ void cmd_key_changed(cmd_ctx *c, const void *key, size_t len);
  * suppresses the default. Commands run in c->db.
  */
 void cmd_propagate(cmd_ctx *c, int argc, const resp_arg *argv);
+
+/* Transactions (multi.c). The dispatcher queues a command of a session in
+ * MULTI with cmd_tx_queue (copied) and EXEC reads them back in order. */
+void cmd_tx_queue(cmd_session *s, int argc, const resp_arg *argv);
+int cmd_tx_count(const cmd_session *s);
+const resp_arg *cmd_tx_at(const cmd_session *s, int i, int *argc);
+/* Leaves MULTI: drops the queue and every WATCHed key. */
+void cmd_tx_discard(cmd_session *s);
+/* Frees all transaction state of a session that goes away. */
+void cmd_tx_free(cmd_session *s);
+/* A key changed: every session WATCHing (db, key) fails its EXEC. O(1). */
+void cmd_watch_touch(int db, const void *key, size_t len);
+/* Before FLUSHDB/FLUSHALL (other NULL) or SWAPDB of db with other: touches
+ * the WATCHed keys of db that exist in db or other. O(watched keys). */
+void cmd_watch_touch_db(ks_db *db, ks_db *other, int64_t now_ms);
+/* 1 when a key s WATCHes expired since it was watched. O(watched keys). */
+int cmd_watch_expired(const cmd_session *s, ks_space *ks, int64_t now_ms);
 
 /* Keyspace notifications (notify.c). cmd_notify() publishes event for key
  * in the caller's database, as Redis's notifyKeyspaceEvent: nothing unless

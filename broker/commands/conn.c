@@ -171,8 +171,11 @@ cmd_swapdb(cmd_ctx *c)
         reply_error(c->r, "ERR DB index is out of range");
         return;
     }
-    if (a != b)
+    if (a != b) {
+        cmd_watch_touch_db(&c->ks->dbs[a], &c->ks->dbs[b], c->now_ms);
+        cmd_watch_touch_db(&c->ks->dbs[b], &c->ks->dbs[a], c->now_ms);
         ks_swap(&c->ks->dbs[a], &c->ks->dbs[b]);
+    }
     /* Blocked commands on either side now see the other database. */
     ks_block_signal_db(&c->ks->blocking, (int)a);
     ks_block_signal_db(&c->ks->blocking, (int)b);

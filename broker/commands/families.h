@@ -19,6 +19,7 @@ extern cmd_def cmd_hash_defs[];   /* hash.c: HSET, HGET, HINCRBY, HSCAN, ... */
 extern cmd_def cmd_set_defs[];    /* set.c: SADD, SREM, SINTER, SSCAN, ... */
 extern cmd_def cmd_list_defs[];   /* list.c: LPUSH, LPOP, LRANGE, BLPOP, ... */
 extern cmd_def cmd_pubsub_defs[]; /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB, ... */
+extern cmd_def cmd_multi_defs[];  /* multi.c: MULTI, EXEC, DISCARD, WATCH, UNWATCH */
 /* stream.c: XADD, XRANGE, XREAD, ... */ /* server.c: INFO, CONFIG, COMMAND, ... */
 
 #endif /* BROKER_COMMANDS_FAMILIES_H */

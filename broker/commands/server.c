@@ -500,6 +500,7 @@ cmd_flushdb(cmd_ctx *c)
 {
     if (server_flush_args(c) < 0)
         return;
+    cmd_watch_touch_db(c->db, NULL, c->now_ms);
     c->dirty += (long long)ks_flush(c->db);
     ks_block_signal_db(&c->ks->blocking, c->db->id);
     reply_ok(c->r);
@@ -511,6 +512,7 @@ cmd_flushall(cmd_ctx *c)
     if (server_flush_args(c) < 0)
         return;
     for (int i = 0; i < c->ks->count; i++) {
+        cmd_watch_touch_db(&c->ks->dbs[i], NULL, c->now_ms);
         c->dirty += (long long)ks_flush(&c->ks->dbs[i]);
         ks_block_signal_db(&c->ks->blocking, i);
     }

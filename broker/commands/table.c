@@ -26,8 +26,9 @@ static cmd_def **cmd_list; /* top-level commands, table order */
 static size_t cmd_list_count;
 
 static cmd_def *const cmd_families[] = {
-    cmd_conn_defs,   cmd_server_defs, cmd_keys_defs, cmd_stream_defs, cmd_group_defs,
-    cmd_string_defs, cmd_hash_defs,   cmd_set_defs,  cmd_pubsub_defs, cmd_list_defs,
+    cmd_conn_defs,   cmd_server_defs, cmd_keys_defs,  cmd_stream_defs,
+    cmd_group_defs,  cmd_string_defs, cmd_hash_defs,  cmd_set_defs,
+    cmd_pubsub_defs, cmd_list_defs,   cmd_multi_defs,
 };
 
 void
@@ -161,6 +162,7 @@ cmd_key_changed(cmd_ctx *c, const void *key, size_t len)
     /* Callers blocked on the key run again once this command is done.
      * WATCH and keyspace notifications hook in here with their issues. */
     ks_block_signal(&c->ks->blocking, c->db->id, key, len);
+    cmd_watch_touch(c->db->id, key, len);
     c->dirty++;
 }
 

@@ -76,13 +76,13 @@ typedef struct ks_zlexrange {
 /* Stack iterator over a sorted set in order or reverse order. A returned
  * member is borrowed from the set: valid until the set changes. */
 typedef struct ks_zset_iter {
-    ks_obj *o;      /* sorted set walked */
-    int rev;        /* 1: walk from high to low */
-    size_t lppos;   /* listpack: position of the next member entry, 0 when done */
-    void *node;     /* skiplist: next node, NULL when done */
-    size_t left;    /* elements still to return (SIZE_MAX: unbounded) */
-    int range;      /* 0 none, 1 score (zr), 2 lex (lr): stop when past it */
-    ks_zrange zr;   /* score range when range == 1 */
+    ks_obj *o;       /* sorted set walked */
+    int rev;         /* 1: walk from high to low */
+    size_t lppos;    /* listpack: position of the next member entry, 0 when done */
+    void *node;      /* skiplist: next node, NULL when done */
+    size_t left;     /* elements still to return (SIZE_MAX: unbounded) */
+    int range;       /* 0 none, 1 score (zr), 2 lex (lr): stop when past it */
+    ks_zrange zr;    /* score range when range == 1 */
     ks_zlexrange lr; /* lex range when range == 2 */
 } ks_zset_iter;
 
@@ -201,8 +201,8 @@ void ks_zset_iter_range(ks_zset_iter *it, ks_obj *o, const ks_zrange *r, int rev
 
 /* The same over a lex range (members compared as bytes; meaningful when all
  * scores are equal, as in Redis). */
-void ks_zset_iter_lex(ks_zset_iter *it, ks_obj *o, const ks_zlexrange *lr, int rev,
-                      size_t offset, size_t count);
+void ks_zset_iter_lex(ks_zset_iter *it, ks_obj *o, const ks_zlexrange *lr, int rev, size_t offset,
+                      size_t count);
 
 /* Next element: returns 1 with the borrowed member and its score, or 0 at
  * the end. The set must not change during the walk. */
@@ -210,8 +210,7 @@ int ks_zset_iter_next(ks_zset_iter *it, const char **m, size_t *len, double *sco
 
 /* A random element of a non-empty set (borrowed member, score). rnd returns
  * uniform 64-bit values. O(1) expected skiplist via the dict, O(n) listpack. */
-void ks_zset_random(ks_obj *o, uint64_t (*rnd)(void), const char **m, size_t *len,
-                    double *score);
+void ks_zset_random(ks_obj *o, uint64_t (*rnd)(void), const char **m, size_t *len, double *score);
 
 /*
  * One SCAN step with the dict's cursor guarantees for a skiplist; calls fn

@@ -28,10 +28,10 @@
 
 /* What a load found, for logs and INFO. */
 typedef struct snap_info {
-    uint64_t keys;     /* keys loaded */
-    uint64_t expired;  /* keys skipped because their expiry had passed */
-    int64_t ctime_ms;  /* when the snapshot was written (aux field) */
-    uint64_t bytes;    /* file size */
+    uint64_t keys;    /* keys loaded */
+    uint64_t expired; /* keys skipped because their expiry had passed */
+    int64_t ctime_ms; /* when the snapshot was written (aux field) */
+    uint64_t bytes;   /* file size */
 } snap_info;
 
 /* Called every few thousand keys while loading (so the server can answer

@@ -61,6 +61,8 @@ blocked__block(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int 
     size_t total = 0, off = 0;
     if (cl == NULL || &cl->sess != c->sess)
         return -1; /* not a RESP client: gateways and scripts cannot wait */
+    if (c->sess->flags & SESS_IN_EXEC)
+        return -1; /* inside EXEC a blocking command answers at once */
     if (cl->blocked) {
         /* A re-run found nothing yet: keep waiting, same deadline. */
         cl->blocked->again = 1;

@@ -287,6 +287,7 @@ client_free_cb(uv_handle_t *h)
     util_free(c->segs);
     util_free(c->qbuf);
     util_free(c->sess.name);
+    cmd_tx_free(&c->sess);
     util_free(c);
 }
 
@@ -1145,6 +1146,7 @@ client__reset(cmd_ctx *ctx)
         srv.nmonitors--;
     /* Subscriptions go without replies; SESS_PUBSUB is cleared below. */
     pubsub_drop(srv.pubsub, s->id);
+    cmd_tx_discard(s);
     s->flags &= SESS_CLOSE_AFTER_REPLY;
     s->db = 0;
     s->resp = 2;

@@ -171,6 +171,19 @@ dispatch_lookup(const client *cl, const resp_arg *arg)
     return cmd_lookup(arg->ptr, arg->len);
 }
 
+/* The commands that run at once inside MULTI instead of being queued. */
+static int
+dispatch_runs_in_multi(const cmd_def *d)
+{
+    static const char *const names[] = {"exec", "discard", "multi", "watch", "quit", "reset"};
+    if (d->parent)
+        return 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(d->name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 void
 dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg *argv)
 {
@@ -183,7 +196,7 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
     r->resp = sess->resp;
     if (d == NULL) {
         dispatch_unknown(r, argc, argv);
-        goto done;
+        goto rejected;
     }
     if (d->subs && !(argc == 1 && d->fn)) {
         cmd_def *s = argc >= 2 ? cmd_lookup_sub(d, argv[1].ptr, argv[1].len) : NULL;
@@ -191,7 +204,7 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
             char msg[160];
             snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", d->name);
             dispatch_reject(r, d, msg);
-            goto done;
+            goto rejected;
         }
         if (s == NULL) {
             char msg[300], up[64];
@@ -202,7 +215,7 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
             snprintf(msg, sizeof(msg), "ERR unknown subcommand '%.*s'. Try %s HELP.",
                      (int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].ptr, up);
             dispatch_reject(r, d, msg);
-            goto done;
+            goto rejected;
         }
         d = s;
     }
@@ -211,11 +224,11 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
         snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command",
                  cmd_fullname(d, name, sizeof(name)));
         dispatch_reject(r, d, msg);
-        goto done;
+        goto rejected;
     }
     if (!sess->authed && !(d->flags & CMD_NO_AUTH)) {
         dispatch_reject(r, d, "NOAUTH Authentication required.");
-        goto done;
+        goto rejected;
     }
     if ((sess->flags & SESS_PUBSUB) && sess->resp == 2 && !dispatch_pubsub_allowed(d)) {
         char msg[300], name[96];
@@ -224,6 +237,13 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
                  "RESET are allowed in this context",
                  cmd_fullname(d, name, sizeof(name)));
         dispatch_reject(r, d, msg);
+        goto rejected;
+    }
+
+    /* Inside MULTI everything but the transaction commands is queued. */
+    if ((sess->flags & SESS_MULTI) && !dispatch_runs_in_multi(d)) {
+        cmd_tx_queue(sess, argc, argv);
+        reply_simple(r, "QUEUED");
         goto done;
     }
 
@@ -268,10 +288,16 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
     if (srv.nmonitors && !(d->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
         client__monitor_feed(sess, cl ? cl->addr : "", argc, argv);
 
-    /* Keys this command changed may release blocked clients. */
-    if (srv.ks.blocking.nready)
+    /* Keys this command changed may release blocked clients (after the
+     * whole transaction when inside EXEC). */
+    if (srv.ks.blocking.nready && !(sess->flags & SESS_IN_EXEC))
         blocked__serve_ready();
+    goto done;
 
+rejected:
+    /* A command refused while queueing dooms the transaction. */
+    if (sess->flags & SESS_MULTI)
+        sess->flags |= SESS_MULTI_ERR;
 done:
     /* CLIENT REPLY OFF/SKIP: the reply is dropped after it was built. */
     if (sess->flags & (SESS_REPLY_OFF | SESS_REPLY_SKIP))
@@ -361,4 +387,76 @@ dispatch__reset_stats(void)
     srv.stat_conns = srv.stat_cmds = srv.stat_rejected = 0;
     srv.stat_net_in = srv.stat_net_out = srv.stat_errors = 0;
     srv.ks.hits = srv.ks.misses = srv.ks.expired_keys = 0;
+}
+
+/* While EXEC runs, writes are recorded between MULTI and EXEC: the first
+ * one opens the block, so a transaction that wrote nothing records
+ * nothing. */
+static void (*dispatch_exec_sink)(int dbid, int argc, const resp_arg *argv);
+static int dispatch_exec_opened;
+
+static void
+dispatch_exec_propagate(int dbid, int argc, const resp_arg *argv)
+{
+    if (!dispatch_exec_opened) {
+        resp_arg multi = {"MULTI", 5};
+        dispatch_exec_sink(dbid, 1, &multi);
+        dispatch_exec_opened = 1;
+    }
+    dispatch_exec_sink(dbid, argc, argv);
+}
+
+/* EXEC: aborts on a queueing error, fails with a null array when a
+ * WATCHed key changed, else runs every queued command through the
+ * dispatcher with its reply as one element of EXEC's array. */
+void
+dispatch__exec(cmd_ctx *c)
+{
+    cmd_session *s = c->sess;
+    client *cl;
+    int n;
+
+    if (!(s->flags & SESS_MULTI)) {
+        reply_error(c->r, "ERR EXEC without MULTI");
+        return;
+    }
+    if (s->flags & SESS_MULTI_ERR) {
+        reply_error(c->r, "EXECABORT Transaction discarded because of previous errors.");
+        cmd_tx_discard(s);
+        return;
+    }
+    if ((s->flags & SESS_DIRTY_CAS) || cmd_watch_expired(s, c->ks, c->now_ms)) {
+        reply_null_array(c->r);
+        cmd_tx_discard(s);
+        return;
+    }
+
+    cl = blocked__client_by_id(s->id);
+    if (cl && &cl->sess != s)
+        cl = NULL;
+    n = cmd_tx_count(s);
+    reply_array(c->r, n);
+    s->flags &= ~SESS_MULTI;
+    s->flags |= SESS_IN_EXEC;
+    dispatch_exec_sink = srv.host.propagate;
+    dispatch_exec_opened = 0;
+    if (dispatch_exec_sink)
+        srv.host.propagate = dispatch_exec_propagate;
+    for (int i = 0; i < n; i++) {
+        int argc;
+        const resp_arg *argv = cmd_tx_at(s, i, &argc);
+        dispatch__call(cl, s, c->r, argc, argv);
+    }
+    if (dispatch_exec_sink) {
+        srv.host.propagate = dispatch_exec_sink;
+        if (dispatch_exec_opened) {
+            resp_arg exec = {"EXEC", 4};
+            dispatch_exec_sink(srv.ks.dbs[s->db].id, 1, &exec);
+        }
+    }
+    dispatch_exec_sink = NULL;
+    s->flags &= ~SESS_IN_EXEC;
+    /* The dispatcher counts the inner commands; EXEC itself records nothing. */
+    c->propagated = 1;
+    cmd_tx_discard(s);
 }

@@ -244,6 +244,7 @@ static void
 loop_on_expired(void *priv, ks_db *db, const char *key, size_t len)
 {
     cmd_notify_db(priv, db->id, NOTIFY_EXPIRED, "expired", key, len);
+    cmd_watch_touch(db->id, key, len);
 }
 
 static void

@@ -148,6 +148,7 @@ size_t client__recent_max_obuf(int64_t now_ms);
 /* dispatch.c */
 void dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg *argv);
 void dispatch__slowlog_cmd(cmd_ctx *c);
+void dispatch__exec(cmd_ctx *c);
 void dispatch__reset_stats(void);
 void dispatch__slowlog_free(void);
 
