@@ -77,7 +77,8 @@ print(*(s.getsockname()[1] for s in ss))
 ')
 
 taskset -c "$SERVER_CPU" "$RUNNEL" --port "$RUNNEL_PORT" --bind 127.0.0.1 \
-    --dir "$TMP/runnel" >"$TMP/runnel.log" 2>&1 &
+    --dir "$TMP/runnel" --save '' --appendonly no --ws-port 0 \
+    --nng-rep-url '' --nng-pub-url '' --nng-pull-url '' >"$TMP/runnel.log" 2>&1 &
 RUNNEL_PID=$!
 taskset -c "$SERVER_CPU" "$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 \
     --dir "$TMP/redis" --save '' --appendonly no --daemonize no \

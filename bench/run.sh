@@ -4,9 +4,11 @@
 # redis-server with redis-benchmark.
 #
 # Both servers run on free ports bound to 127.0.0.1, each with its own temp
-# dir, pinned to CPU 0; redis-benchmark is pinned to CPU 1. Rounds are
-# interleaved (runnel, redis, runnel, redis, ...) down to single tests; the
-# idle server stays up but does no work while the other is measured. Each
+# dir, persistence off on both (appendonly no, no save points; bench/persist.sh
+# measures it) and Runnel's nng and WebSocket gateways off, pinned to CPU 0;
+# redis-benchmark is pinned to CPU 1. Rounds are interleaved (runnel,
+# redis, runnel, redis, ...) down to single tests; the idle server
+# stays up but does no work while the other is measured. Each
 # round runs, for -P 1 then -P 16, each of the tests PING_INLINE, PING_MBULK,
 # SET, GET, INCR, MSET (the -t ping,set,get,incr,mset set) and the stream
 # tests XADD, XADD_MAXLEN, XRANGE_100, XREAD_100 and the collection tests
@@ -150,7 +152,8 @@ print(*(s.getsockname()[1] for s in ss))
 ')
 
 taskset -c "$SERVER_CPU" "$RUNNEL" --port "$RUNNEL_PORT" --bind 127.0.0.1 \
-    --dir "$TMP/runnel" >"$TMP/runnel.log" 2>&1 &
+    --dir "$TMP/runnel" --save '' --appendonly no --ws-port 0 \
+    --nng-rep-url '' --nng-pub-url '' --nng-pull-url '' >"$TMP/runnel.log" 2>&1 &
 RUNNEL_PID=$!
 taskset -c "$SERVER_CPU" "$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 \
     --dir "$TMP/redis" --save '' --appendonly no --daemonize no \

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "broker/config/config.h"
+#include "broker/persist/aof.h"
+#include "broker/script/script.h"
 #include "broker/server/server.h"
 #include "broker/util/mem.h"
 
@@ -111,12 +113,13 @@ main_daemonize(void)
 static void
 main_host_shutdown(cmd_ctx *c, int save, int nosave, int now, int force, int abort_)
 {
-    (void)save;
-    (void)nosave;
     (void)now;
-    (void)force;
     if (abort_) {
         reply_error(c->r, "ERR No shutdown in progress.");
+        return;
+    }
+    if (aof_shutdown(save, nosave) != AOF_OK && !force) {
+        reply_error(c->r, "ERR Errors trying to SHUTDOWN. Check logs.");
         return;
     }
     srv.exit_code = 0;
@@ -126,7 +129,7 @@ main_host_shutdown(cmd_ctx *c, int save, int nosave, int now, int force, int abo
 static long long
 main_host_lastsave(void)
 {
-    return srv.lastsave;
+    return aof_lastsave();
 }
 
 int
@@ -186,15 +189,27 @@ main(int argc, char **argv)
     srv.host.slowlog = dispatch__slowlog_cmd;
     srv.host.lastsave = main_host_lastsave;
     srv.host.block = blocked__block;
+    srv.host.propagate = aof_feed;
     srv.host.exec = dispatch__exec;
+    srv.host.script_call = scriptrun__call;
+    srv.host.script_begin = scriptrun__begin;
+    srv.host.script_end = scriptrun__end;
+    srv.host.script_yield = scriptrun__yield;
+    srv.host.log = scriptrun__log;
+    srv.host.script_monitor = scriptrun__monitor;
     config_set_apply_hook(loop__config_apply);
     ks_space_init(&srv.ks, (int)config.databases);
     cmd_table_init();
+    if (script_init() != 0) {
+        fprintf(stderr, "Can't create the Lua states: out of memory\n");
+        return 1;
+    }
 
     server_log(CONFIG_LL_NOTICE, "Runnel %s starting, pid=%d, port=%lld", RUNNEL_VERSION,
                (int)getpid(), config.port);
     rc = loop_run();
 
+    script_fini();
     cmd_table_fini();
     ks_space_fini(&srv.ks);
     ks_dict_free(srv.errorstats, NULL);

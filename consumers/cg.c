@@ -764,3 +764,10 @@ cg_consumer_touch(cg_consumer *c, int64_t now_ms)
 {
     c->seen_ms = now_ms;
 }
+
+void
+cg_consumer_set_times(cg_consumer *c, int64_t seen_ms, int64_t active_ms)
+{
+    c->seen_ms = seen_ms;
+    c->active_ms = active_ms;
+}

@@ -219,4 +219,8 @@ uint64_t cg_consumer_pending_count(const cg_consumer *c);
 /* Marks c as seen at now_ms (every XREADGROUP, XCLAIM, XAUTOCLAIM). O(1). */
 void cg_consumer_touch(cg_consumer *c, int64_t now_ms);
 
+/* Snapshot load: restores c's seen time and active time (ms, or
+ * CG_NEVER_ACTIVE) as saved. O(1). */
+void cg_consumer_set_times(cg_consumer *c, int64_t seen_ms, int64_t active_ms);
+
 #endif /* CONSUMERS_CG_H */

@@ -226,6 +226,26 @@ pel_create(cg_group *g, cg_consumer *c, const unsigned char *key, int64_t now_ms
     return 0;
 }
 
+/* Snapshot load: pel_create with the saved time and count, refusing an ID
+ * that is already pending (a corrupt file, since the trees are sets). */
+int
+pel_restore(cg_group *g, cg_consumer *c, const stream_id *id, int64_t delivery_ms,
+            uint64_t delivery_count)
+{
+    unsigned char key[CG_KEY_LEN];
+    pel_entry *e;
+    int rc;
+
+    cg__key(key, id);
+    if (rax_find(g->pel, key, CG_KEY_LEN, NULL))
+        return -EEXIST;
+    rc = pel_create(g, c, key, delivery_ms, &e);
+    if (rc < 0)
+        return rc;
+    e->delivery_count = delivery_count;
+    return 0;
+}
+
 /*
  * The order of the tests is Redis 7.4's xclaimCommand: existence in the
  * stream first (so a deleted entry is dropped even when it would not pass

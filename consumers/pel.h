@@ -92,6 +92,15 @@ void pel_iter_stop(pel_iter *it);
  * it. 1 if it was pending, 0 otherwise. Never fails. O(log pending). */
 int pel_ack(cg_group *g, const stream_id *id);
 
+/*
+ * Snapshot load: makes *id pending in g, owned by c (a consumer of g), with
+ * the saved last delivery time and delivery count, in both PELs. Returns 0,
+ * -EEXIST when id is already pending in g, or -ENOMEM with nothing changed.
+ * O(log pending).
+ */
+int pel_restore(cg_group *g, cg_consumer *c, const stream_id *id, int64_t delivery_ms,
+                uint64_t delivery_count);
+
 /* XREADGROUP history read of a pending entry that is still in the stream:
  * delivery time now_ms, one more delivery. O(1). */
 void pel_redeliver(pel_entry *e, int64_t now_ms);

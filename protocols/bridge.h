@@ -79,6 +79,11 @@ typedef struct bridge_ops {
  * returns its gateway id (>= 0) for the calls below, or -ENOSPC. */
 int bridge_register(bridge *b, const char *name, const bridge_ops *ops, void *gw);
 
+/* Core thread, once the gateway's threads no longer call the bridge (a
+ * failed start, or its stop): no callback reaches gw any more and the
+ * gateway's sessions are closed without messages. The id is not reused. */
+void bridge_unregister(bridge *b, int gw);
+
 /* ---- Gateway thread side: thread-safe, never block on the core ---- */
 
 /*
@@ -98,6 +103,11 @@ int bridge_open(bridge *b, int gw, uint64_t session, const char *addr);
  */
 int bridge_submit(bridge *b, int gw, uint64_t session, uint64_t tag, int argc,
                   const char *const *argv, const size_t *lens);
+
+/* A tag with this bit set asks for a BRIDGE_REPLY only when the reply is
+ * an error ('-' or '!'): fire-and-forget producers (nng pull0) skip the
+ * cost of every other reply. */
+#define BRIDGE_TAG_ERRORS_ONLY (1ull << 63)
 
 /* Closes session: its subscriptions, blocked command and transaction go;
  * no more messages for it are delivered after the core processed it. */

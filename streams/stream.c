@@ -1049,6 +1049,84 @@ stream_set_max_deleted_id(stream *s, const stream_id *id)
     s->max_deleted_id = *id;
 }
 
+/* ---- Snapshot restore ----
+ *
+ * A snapshot keeps the block layout (every stored entry, deleted ones
+ * included, and where each block starts), so a loaded stream has the same
+ * radix tree (XINFO radix-tree-keys/nodes) and its tail block fills up
+ * exactly as before. While a restore runs a block may briefly hold no live
+ * entry (its first entries were deleted); stream_restore_finish refuses a
+ * stream left that way. */
+
+int
+stream_restore_append(stream *s, const stream_id *id, const stream_field *fv, size_t npairs,
+                      int new_block, int deleted)
+{
+    stream_block *b = s->tail;
+    size_t raw = 0, j;
+    int rc;
+
+    if (id->ms == 0 && id->seq == 0)
+        return -EINVAL; /* no entry may have ID 0-0, as XADD refuses it */
+    if (b != NULL) {
+        stream__entry last;
+
+        stream__entry_read(b, b->last_off, &last);
+        if (stream_id_cmp(id, &last.id) <= 0)
+            return -EDOM;
+    }
+    for (j = 0; j < 2 * npairs; j++) {
+        if (fv[j].len > STREAM__ENTRY_MAX_RAW - raw)
+            return -E2BIG;
+        raw += fv[j].len;
+    }
+    if (b == NULL || new_block) {
+        rc = stream_block_start(s, id, fv, npairs);
+    } else {
+        int same = stream_master_same(b, fv, npairs);
+        size_t size = stream_entry_encode(b, NULL, id, fv, npairs, same);
+
+        if (b->count >= STREAM_BLOCK_MAX_ENTRIES || size > STREAM__BLOCK_HARD_BYTES - b->used)
+            return -E2BIG;
+        rc = stream_block_append(s, b, id, fv, npairs, same, size, STREAM__BLOCK_HARD_BYTES);
+    }
+    if (rc != 0)
+        return rc;
+    b = s->tail;
+    if (deleted) {
+        b->data[b->last_off] |= STREAM__FLAG_DELETED;
+        b->live--;
+    } else {
+        s->length++;
+    }
+    return 0;
+}
+
+int
+stream_restore_finish(stream *s, const stream_id *last_id, uint64_t entries_added,
+                      const stream_id *max_deleted_id)
+{
+    const stream_block *b;
+
+    for (b = s->head; b != NULL; b = b->next)
+        if (b->live == 0)
+            return -EINVAL;
+    if (s->tail != NULL) {
+        stream__entry last;
+
+        stream__entry_read(s->tail, s->tail->last_off, &last);
+        if (stream_id_cmp(&last.id, last_id) > 0)
+            return -EINVAL;
+    }
+    if (entries_added < s->length)
+        return -EINVAL;
+    s->last_id = *last_id;
+    s->entries_added = entries_added;
+    s->max_deleted_id = *max_deleted_id;
+    stream__refresh_first(s);
+    return 0;
+}
+
 /* ---- Checker ----
  *
  * Re-parses every byte with bounds checks (the hot decoders trust the data)

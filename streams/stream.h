@@ -247,4 +247,50 @@ void stream_iter_delete(stream_iter *it);
 /* Ends the iteration (nothing to free; kept for symmetry). O(1). */
 void stream_iter_stop(stream_iter *it);
 
+/* ---- Snapshot support ----
+ *
+ * A snapshot records the stream as stored: every entry, deleted ones
+ * included, and the entries that start a block, so that a load rebuilds the
+ * same blocks and radix tree (XINFO radix-tree-keys and -nodes answer as
+ * before, and the tail block fills up as it would have). */
+
+/*
+ * Starts a forward walk over every stored entry of s, deleted ones included,
+ * for stream_iter_next_raw and stream_iter_field. No allocation; the stream
+ * must not change during the walk. O(1).
+ */
+void stream_iter_start_raw(stream_iter *it, stream *s);
+
+/*
+ * Next stored entry of a raw walk: 1 with its ID, pair count, *deleted (1 for
+ * an entry removed by XDEL or trimming) and *block_start (1 when the entry is
+ * the first of its block), or 0 at the end. The pairs of a deleted entry are
+ * readable too. Amortized O(entry).
+ */
+int stream_iter_next_raw(stream_iter *it, stream_id *id, size_t *npairs, int *deleted,
+                         int *block_start);
+
+/*
+ * Snapshot load: appends the entry *id with fv (2*npairs items, copied) as
+ * it was stored: in a new block when new_block or when s has none, else in
+ * the tail block whatever the node limits (only STREAM_BLOCK_MAX_ENTRIES and
+ * the block's hard byte limit apply), flagged deleted when deleted. Only the
+ * length moves (for a live entry); last ID, entries added and max deleted ID
+ * wait for stream_restore_finish. Returns 0; -EINVAL for ID 0-0; -EDOM when
+ * id is not above the last stored entry; -E2BIG past the size limits; -ENOMEM with s unchanged.
+ * Amortized O(1) + O(entry size).
+ */
+int stream_restore_append(stream *s, const stream_id *id, const stream_field *fv, size_t npairs,
+                          int new_block, int deleted);
+
+/*
+ * Ends a snapshot load: stores the last ID, entries added and max deleted ID
+ * and recomputes the first entry. Returns 0, or -EINVAL (nothing stored)
+ * when a block holds no live entry, the last stored entry is above *last_id,
+ * or entries_added is below the length. s stays freeable either way.
+ * O(blocks + head block).
+ */
+int stream_restore_finish(stream *s, const stream_id *last_id, uint64_t entries_added,
+                          const stream_id *max_deleted_id);
+
 #endif /* STREAMS_STREAM_H */

@@ -257,3 +257,47 @@ stream_iter_stop(stream_iter *it)
     it->after = NULL;
     it->cur = UINT32_MAX;
 }
+
+/* ---- Raw walk (snapshots) ---- */
+
+/* A forward walk over the whole stream whose next step does not skip
+ * deleted entries; the range bounds are set only so that a stray
+ * stream_iter_next behaves. */
+void
+stream_iter_start_raw(stream_iter *it, stream *s)
+{
+    stream_iter_start(it, s, NULL, NULL, 0);
+    it->after = s->head;
+}
+
+int
+stream_iter_next_raw(stream_iter *it, stream_id *id, size_t *npairs, int *deleted, int *block_start)
+{
+    stream__entry e;
+
+    it->cur = UINT32_MAX;
+    it->fleft = 0;
+    while (!it->done) {
+        stream_block *b = it->blk;
+
+        if (b == NULL) {
+            if (it->after == NULL) {
+                it->done = 1;
+                break;
+            }
+            stream_iter_enter(it, it->after);
+            continue;
+        }
+        if (it->pos >= b->used) {
+            stream_iter_leave(it);
+            continue;
+        }
+        *block_start = it->pos == b->master_len;
+        stream__entry_read(b, it->pos, &e);
+        it->pos = stream__entry_end(b, &e);
+        *deleted = (e.flags & STREAM__FLAG_DELETED) != 0;
+        stream_iter_pick(it, &e, id, npairs);
+        return 1;
+    }
+    return 0;
+}

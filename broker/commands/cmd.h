@@ -84,6 +84,11 @@
 #define SESS_MULTI_ERR         (1u << 8)  /* a command was refused while queued: EXEC aborts */
 #define SESS_DIRTY_CAS         (1u << 9)  /* a WATCHed key changed: EXEC fails */
 #define SESS_IN_EXEC           (1u << 10) /* running EXEC's queue: nothing blocks */
+#define SESS_SCRIPT            (1u << 11) /* the session of a running Lua script */
+/* CLIENT ID of the session that replays the append-only log at load
+ * (broker/server/loop.c): handlers accept from it what only the log writes
+ * (Redis's mustObeyClient), e.g. XADD MAXLEN = n LIMIT m. */
+#define CMD_SESS_LOADER_ID UINT64_MAX
 
 /* Keyspace notification classes (notify-keyspace-events letters), with
  * Redis's values: cmd_notify() takes one class per event. */
@@ -117,6 +122,7 @@ typedef struct cmd_session {
     char lib_name[64]; /* reserved for CLIENT SETINFO */
     uint32_t flags;    /* SESS_* */
     struct cmd_tx *tx; /* MULTI queue and WATCHed keys (multi.c), NULL when none */
+    int gateway;       /* 1 for a gateway session (server/bridge.c), 0 for a RESP client */
 } cmd_session;
 
 typedef struct cmd_tx cmd_tx;
@@ -206,7 +212,32 @@ typedef struct cmd_host {
     /* Records one write, as a command to replay, in database dbid (the
      * append-only log; later replication). NULL when nothing records. */
     void (*propagate)(int dbid, int argc, const resp_arg *argv);
+    /* Scripts (broker/script, served by broker/server/scriptrun.c).
+     * script_call runs one command of a script as session s (a copy of the
+     * caller's, so it never blocks) through the dispatcher, its reply into
+     * r. script_begin/script_end bracket a run: the writes in between are
+     * recorded at the end as MULTI ... EXEC (not inside EXEC). script_yield is
+     * called while a script runs past busy-reply-threshold: it serves
+     * other clients (BUSY to all but CMD_ALLOW_BUSY commands); returns 0,
+     * 1 when the script must stop at once (SHUTDOWN NOSAVE), or 2 when it
+     * should stop unless it wrote (a shutdown signal, served after it). */
+    void (*script_call)(cmd_session *s, reply *r, int argc, const resp_arg *argv);
+    void (*script_begin)(cmd_ctx *c);
+    void (*script_end)(cmd_ctx *c);
+    int (*script_yield)(cmd_ctx *c, int is_eval);
+    /* Feeds c's command to MONITOR clients now: EVAL and FCALL are shown
+     * before they run (and before their own commands), as in Redis. */
+    void (*script_monitor)(cmd_ctx *c);
+    /* Writes msg to the server log at a loglevel (CONFIG_LL_*): redis.log. */
+    void (*log)(int level, const char *msg);
     struct pubsub *pubsub; /* channel indexes (broker/pubsub), owned by the server */
+    /* Taps for the gateways (server/bridge.c); NULL when none. PUBLISH
+     * (sharded 0) and SPUBLISH (1) call published after their subscribers
+     * were served; XADD calls entry_added after a successful append with
+     * the new ID and the nfields field/value arguments. */
+    void (*published)(int sharded, const void *channel, size_t clen, const void *msg, size_t mlen);
+    void (*entry_added)(cmd_ctx *c, const void *key, size_t klen, uint64_t ms, uint64_t seq,
+                        int nfields, const resp_arg *fields);
 } cmd_host;
 
 /* The command table. cmd_table_init() builds the lookup index once. */
@@ -251,6 +282,36 @@ void cmd_key_changed(cmd_ctx *c, const void *key, size_t len);
  * suppresses the default. Commands run in c->db.
  */
 void cmd_propagate(cmd_ctx *c, int argc, const resp_arg *argv);
+
+/* Propagation helpers (prop.c). cmd_prop_args builds one command on the
+ * stack: literals and client arguments are borrowed, numbers and stream IDs
+ * ("ms-seq") are formatted into it. cmd_prop_batch collects commands (copied)
+ * and cmd_prop_batch_flush records them all, wrapped in MULTI/EXEC when
+ * there are several and the caller is not already inside EXEC (Redis 7.0);
+ * flushing an empty batch records nothing and suppresses the default. */
+#define CMD_PROP_MAXARGS 16
+typedef struct cmd_prop_args {
+    int argc;                        /* arguments so far */
+    resp_arg argv[CMD_PROP_MAXARGS]; /* borrowed or pointing into num */
+    char num[CMD_PROP_MAXARGS][48];  /* formatted numbers, by position */
+} cmd_prop_args;
+typedef struct cmd_prop_batch {
+    char *buf;  /* owned: per command argc then (len, bytes) per argument */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes allocated */
+    long count; /* commands collected */
+} cmd_prop_batch;
+void cmd_prop_args_init(cmd_prop_args *a);
+void cmd_prop_lit(cmd_prop_args *a, const char *s);
+void cmd_prop_arg(cmd_prop_args *a, const resp_arg *arg);
+void cmd_prop_ll(cmd_prop_args *a, long long v);
+void cmd_prop_id(cmd_prop_args *a, uint64_t ms, uint64_t seq);
+/* cmd_propagate(c, a->argc, a->argv). */
+void cmd_prop_emit(cmd_ctx *c, const cmd_prop_args *a);
+void cmd_prop_batch_init(cmd_prop_batch *b);
+void cmd_prop_batch_add(cmd_prop_batch *b, const cmd_prop_args *a); /* O(bytes) */
+void cmd_prop_batch_flush(cmd_ctx *c, cmd_prop_batch *b);           /* records, then empties */
+void cmd_prop_batch_fini(cmd_prop_batch *b);                        /* drops without recording */
 
 /* Transactions (multi.c). The dispatcher queues a command of a session in
  * MULTI with cmd_tx_queue (copied) and EXEC reads them back in order. */

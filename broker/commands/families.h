@@ -19,7 +19,9 @@ extern cmd_def cmd_hash_defs[];   /* hash.c: HSET, HGET, HINCRBY, HSCAN, ... */
 extern cmd_def cmd_set_defs[];    /* set.c: SADD, SREM, SINTER, SSCAN, ... */
 extern cmd_def cmd_list_defs[];   /* list.c: LPUSH, LPOP, LRANGE, BLPOP, ... */
 extern cmd_def cmd_pubsub_defs[]; /* pubsub.c: SUBSCRIBE, PUBLISH, PUBSUB, ... */
+extern cmd_def cmd_zset_defs[];   /* zset.c: ZADD, ZRANGE, BZPOPMIN, ZSCAN, ... */
 extern cmd_def cmd_multi_defs[];  /* multi.c: MULTI, EXEC, DISCARD, WATCH, UNWATCH */
+extern cmd_def cmd_script_defs[]; /* script.c: EVAL*, SCRIPT, FCALL*, FUNCTION */
 /* stream.c: XADD, XRANGE, XREAD, ... */ /* server.c: INFO, CONFIG, COMMAND, ... */
 
 #endif /* BROKER_COMMANDS_FAMILIES_H */

@@ -11,9 +11,21 @@
  * (Redis 7.2+): a new entry is then served, and a key deleted or a group
  * destroyed meanwhile gets the error a fresh XREADGROUP would get.
  *
+ * Propagation: what XREADGROUP, XCLAIM and XAUTOCLAIM did is recorded as
+ * its effects, as Redis 7.0 records them, so a replay restores owners,
+ * delivery times and counts exactly: per entry delivered, redelivered or
+ * claimed, XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID
+ * LASTID last (for an entry gone from the stream, its state before it was
+ * dropped, which replays as the drop); XGROUP SETID key group last
+ * ENTRIESREAD n when the last-delivered ID moved (Redis 7.0 does this only
+ * for NOACK and so loses entries-read; 7.2 always does); XGROUP
+ * CREATECONSUMER for a consumer created that no XCLAIM recreates. Several
+ * commands go in one MULTI/EXEC. The other group commands replay as they
+ * are ("$" included: the log replays the same stream).
+ *
  * Hot path: XREADGROUP ">" (one group lookup, then per entry one decode and
  * two PEL inserts) and XACK (two PEL removals per ID). Not here: the PEL and
- * lag rules (consumers/), replication of the effects (Runnel has none yet).
+ * lag rules (consumers/).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,6 +134,81 @@ grp_consumer(cmd_ctx *c, cg_group *g, int i)
     if (rc == 0)
         c->dirty++;
     return cons;
+}
+
+/* Adds to b the XCLAIM that recreates a pending entry as it is: id owned
+ * by consumer name[0..len), delivered at time_ms, count times, with the
+ * group's last-delivered ID g_last. */
+static void
+grp_prop_xclaim(cmd_prop_batch *b, const cmd_ctx *c, int key_i, int group_i, const void *name,
+                size_t len, const stream_id *id, int64_t time_ms, uint64_t count,
+                const stream_id *g_last)
+{
+    cmd_prop_args a;
+    resp_arg cname = {name, len};
+    cmd_prop_args_init(&a);
+    cmd_prop_lit(&a, "XCLAIM");
+    cmd_prop_arg(&a, &c->argv[key_i]);
+    cmd_prop_arg(&a, &c->argv[group_i]);
+    cmd_prop_arg(&a, &cname);
+    cmd_prop_lit(&a, "0");
+    cmd_prop_id(&a, id->ms, id->seq);
+    cmd_prop_lit(&a, "TIME");
+    cmd_prop_ll(&a, (long long)time_ms);
+    cmd_prop_lit(&a, "RETRYCOUNT");
+    cmd_prop_ll(&a, (long long)count);
+    cmd_prop_lit(&a, "FORCE");
+    cmd_prop_lit(&a, "JUSTID");
+    cmd_prop_lit(&a, "LASTID");
+    cmd_prop_id(&a, g_last->ms, g_last->seq);
+    cmd_prop_batch_add(b, &a);
+}
+
+/* The XCLAIM for pending entry id of g as it is now (owner, time, count). */
+static void
+grp_prop_pending(cmd_prop_batch *b, const cmd_ctx *c, int key_i, int group_i, const cg_group *g,
+                 const stream_id *id)
+{
+    pel_entry *e = pel_find(g, id);
+    stream_id last = cg_group_last_id(g);
+    const void *name;
+    size_t len;
+    if (e == NULL)
+        return;
+    name = cg_consumer_name(pel_entry_owner(e), &len);
+    grp_prop_xclaim(b, c, key_i, group_i, name, len, id, pel_entry_delivery_ms(e),
+                    pel_entry_delivery_count(e), &last);
+}
+
+/* Adds XGROUP SETID key group <last-delivered ID> ENTRIESREAD <n> for g. */
+static void
+grp_prop_setid(cmd_prop_batch *b, const cmd_ctx *c, int key_i, int group_i, const cg_group *g)
+{
+    cmd_prop_args a;
+    stream_id last = cg_group_last_id(g);
+    cmd_prop_args_init(&a);
+    cmd_prop_lit(&a, "XGROUP");
+    cmd_prop_lit(&a, "SETID");
+    cmd_prop_arg(&a, &c->argv[key_i]);
+    cmd_prop_arg(&a, &c->argv[group_i]);
+    cmd_prop_id(&a, last.ms, last.seq);
+    cmd_prop_lit(&a, "ENTRIESREAD");
+    cmd_prop_ll(&a, (long long)cg_group_entries_read(g));
+    cmd_prop_batch_add(b, &a);
+}
+
+/* Adds XGROUP CREATECONSUMER key group consumer (all three from argv). */
+static void
+grp_prop_createconsumer(cmd_prop_batch *b, const cmd_ctx *c, int key_i, int group_i, int cons_i)
+{
+    cmd_prop_args a;
+    cmd_prop_args_init(&a);
+    cmd_prop_lit(&a, "XGROUP");
+    cmd_prop_lit(&a, "CREATECONSUMER");
+    cmd_prop_arg(&a, &c->argv[key_i]);
+    cmd_prop_arg(&a, &c->argv[group_i]);
+    cmd_prop_arg(&a, &c->argv[cons_i]);
+    cmd_prop_batch_add(b, &a);
 }
 
 /* Parses argv[i] as a strict ID ("-" and "+" refused). */
@@ -430,7 +517,7 @@ static const stream_id grp_id_new = {UINT64_MAX, UINT64_MAX};
  * live entry from one XDEL or XTRIM removed. */
 static void
 grp_reply_history(cmd_ctx *c, stream *s, cg_consumer *cons, cg_group *g, const stream_id *after,
-                  long long count)
+                  long long count, cmd_prop_batch *b, int key_i, int group_i)
 {
     stream_id start = *after, id;
     pel_iter it;
@@ -442,7 +529,16 @@ grp_reply_history(cmd_ctx *c, stream *s, cg_consumer *cons, cg_group *g, const s
         runnel_panic("out of memory walking a consumer's pending entries");
     while ((!count || n < count) && pel_iter_next(&it, &id, &e)) {
         if (grp_reply_entry(c->r, s, &id)) {
+            /* Recorded too (Redis 7.0 does not), so a replay keeps the
+             * count and time of the redelivery. */
+            stream_id last = cg_group_last_id(g);
+            const void *name;
+            size_t len;
             pel_redeliver(e, c->now_ms);
+            name = cg_consumer_name(cons, &len);
+            grp_prop_xclaim(b, c, key_i, group_i, name, len, &id, pel_entry_delivery_ms(e),
+                            pel_entry_delivery_count(e), &last);
+            c->dirty++;
         } else {
             reply_array(c->r, 2);
             grp_reply_id(c->r, &id);
@@ -459,7 +555,8 @@ grp_reply_history(cmd_ctx *c, stream *s, cg_consumer *cons, cg_group *g, const s
  * is recorded, but a failed record is fatal anyway, so no reply can
  * announce an entry the PEL does not hold. */
 static void
-grp_reply_new(cmd_ctx *c, stream *s, cg_group *g, cg_consumer *cons, long long count, int noack)
+grp_reply_new(cmd_ctx *c, stream *s, cg_group *g, cg_consumer *cons, long long count, int noack,
+              cmd_prop_batch *b, int key_i, int group_i)
 {
     stream_id start = cg_group_last_id(g), id;
     stream_iter it;
@@ -479,11 +576,15 @@ grp_reply_new(cmd_ctx *c, stream *s, cg_group *g, cg_consumer *cons, long long c
         }
         if (cg_deliver(s, g, cons, &id, noack, c->now_ms) < 0)
             runnel_panic("out of memory delivering a stream entry");
+        if (!noack)
+            grp_prop_pending(b, c, key_i, group_i, g, &id);
         n++;
     }
     stream_iter_stop(&it);
     reply_defer_array(c->r, mark, n);
     c->dirty += n;
+    if (n)
+        grp_prop_setid(b, c, key_i, group_i, g);
 }
 
 /* The parsed options of an XREADGROUP. */
@@ -590,7 +691,8 @@ grp_xread_resolve_or_reply(cmd_ctx *c, const grp_xread_args *a, stream_id *ids, 
  * created and marked seen on every stream, served or not (Redis 7.2+).
  * Returns the streams served; the caller writes the outer header. */
 static long long
-grp_xread_serve(cmd_ctx *c, const grp_xread_args *a, const stream_id *ids, cg_group **groups)
+grp_xread_serve(cmd_ctx *c, const grp_xread_args *a, const stream_id *ids, cg_group **groups,
+                cmd_prop_batch *b)
 {
     long long served = 0;
     int bad;
@@ -601,20 +703,26 @@ grp_xread_serve(cmd_ctx *c, const grp_xread_args *a, const stream_id *ids, cg_gr
         int history = stream_id_cmp(&ids[k], &grp_id_new) != 0, serve = history;
         cg_consumer *cons;
         stream_id last_entry, last_id = cg_group_last_id(g);
+        int ci = a->group_arg + 1;
+        int created = cg_consumer_find(g, c->argv[ci].ptr, c->argv[ci].len) == NULL;
         if (!history && stream_last_entry(xs->log, &last_entry) &&
             stream_id_cmp(&last_entry, &last_id) > 0)
             serve = 1;
-        cons = grp_consumer(c, g, a->group_arg + 1);
+        cons = grp_consumer(c, g, ci);
         cg_consumer_touch(cons, c->now_ms);
+        /* A new consumer is recorded unless the XCLAIMs of its deliveries
+         * create it on replay (then Redis 7.0 records none either). */
+        if (created && (a->noack || history || !serve))
+            grp_prop_createconsumer(b, c, ki, a->group_arg, ci);
         if (!serve)
             continue;
         if (c->r->resp < 3)
             reply_array(c->r, 2);
         reply_bulk(c->r, c->argv[ki].ptr, c->argv[ki].len);
         if (history)
-            grp_reply_history(c, xs->log, cons, g, &ids[k], a->count);
+            grp_reply_history(c, xs->log, cons, g, &ids[k], a->count, b, ki, a->group_arg);
         else
-            grp_reply_new(c, xs->log, g, cons, a->count, a->noack);
+            grp_reply_new(c, xs->log, g, cons, a->count, a->noack, b, ki, a->group_arg);
         served++;
     }
     return served;
@@ -629,15 +737,17 @@ cmd_xreadgroup(cmd_ctx *c)
     cg_group **groups;
     long long served;
     size_t mark;
+    cmd_prop_batch batch;
 
     if (grp_xread_parse_or_reply(c, &a) < 0)
         return;
+    cmd_prop_batch_init(&batch);
     ids = util_malloc((size_t)a.nstreams * sizeof(*ids));
     groups = util_malloc((size_t)a.nstreams * sizeof(*groups));
     if (grp_xread_resolve_or_reply(c, &a, ids, groups) < 0)
         goto out;
     mark = reply_defer(c->r);
-    served = grp_xread_serve(c, &a, ids, groups);
+    served = grp_xread_serve(c, &a, ids, groups, &batch);
     if (served) {
         if (c->r->resp >= 3)
             reply_defer_map(c->r, mark, served);
@@ -659,6 +769,8 @@ cmd_xreadgroup(cmd_ctx *c)
     }
     reply_null_array(c->r);
 out:
+    /* Never the command itself: its effects, or nothing. */
+    cmd_prop_batch_flush(c, &batch);
     util_free(ids);
     util_free(groups);
 }
@@ -842,6 +954,8 @@ cmd_xclaim(cmd_ctx *c)
     cg_group *g;
     cg_consumer *cons;
     size_t mark;
+    int raised, created;
+    cmd_prop_batch batch;
     if (bad)
         return;
     /* Redis looks the group up before parsing anything else. */
@@ -888,19 +1002,36 @@ cmd_xclaim(cmd_ctx *c)
             goto out;
         }
     }
-    if (cg_group_raise_id(g, &lastid))
+    raised = cg_group_raise_id(g, &lastid);
+    if (raised)
         c->dirty++;
+    created = cg_consumer_find(g, c->argv[3].ptr, c->argv[3].len) == NULL;
     cons = grp_consumer(c, g, 3);
     cg_consumer_touch(cons, c->now_ms);
+    cmd_prop_batch_init(&batch);
     mark = reply_defer(c->r);
     for (int k = 0; k < nids; k++) {
+        /* The state of an entry about to be dropped is recorded as it was
+         * (Redis 7.0): its replay finds the entry gone and drops it too. */
+        pel_entry *e = pel_find(g, &ids[k]);
+        cg_consumer *owner = e ? pel_entry_owner(e) : NULL;
+        int64_t old_ms = e ? pel_entry_delivery_ms(e) : 0;
+        uint64_t old_count = e ? pel_entry_delivery_count(e) : 0;
         int rc = pel_claim(xs->log, g, cons, &ids[k], &o, c->now_ms);
         if (rc == -ENOMEM)
             runnel_panic("out of memory claiming a pending entry");
+        if (rc == PEL_CLAIM_DROPPED && owner != NULL) {
+            stream_id last = cg_group_last_id(g);
+            const void *name;
+            size_t len;
+            name = cg_consumer_name(owner, &len);
+            grp_prop_xclaim(&batch, c, 1, 2, name, len, &ids[k], old_ms, old_count, &last);
+        }
         if (rc == PEL_CLAIM_DROPPED)
             c->dirty++;
         if (rc != PEL_CLAIM_CLAIMED)
             continue;
+        grp_prop_pending(&batch, c, 1, 2, g, &ids[k]);
         if (o.justid)
             grp_reply_id(c->r, &ids[k]);
         else
@@ -909,11 +1040,96 @@ cmd_xclaim(cmd_ctx *c)
         n++;
     }
     reply_defer_array(c->r, mark, n);
+    /* A consumer no XCLAIM above recreates is recorded on its own. */
+    if (created && n == 0)
+        grp_prop_createconsumer(&batch, c, 1, 2, 3);
+    if (raised)
+        grp_prop_setid(&batch, c, 1, 2, g);
+    cmd_prop_batch_flush(c, &batch);
 out:
     util_free(ids);
 }
 
 /* ---- XAUTOCLAIM ---- */
+
+/* A pending entry whose stream entry is gone, as it was before XAUTOCLAIM
+ * dropped it. */
+typedef struct grp_gone_entry {
+    stream_id id;       /* the entry */
+    cg_consumer *owner; /* its owner (stays: only the entry is dropped) */
+    int64_t ms;         /* delivery time, ms since epoch */
+    uint64_t count;     /* delivery count */
+} grp_gone_entry;
+
+typedef struct grp_gone {
+    grp_gone_entry *v; /* owned, in PEL order */
+    size_t n;          /* entries */
+} grp_gone;
+
+/* Collects the state of the pending entries of g from *start whose stream
+ * entry is gone, over the part of the PEL that pel_autoclaim may visit
+ * (10 * count entries), so the drops can be recorded as they were.
+ * O(10 * count * log N). */
+static void
+grp_gone_collect(grp_gone *gone, stream *s, const cg_group *g, const stream_id *start,
+                 uint64_t count)
+{
+    pel_iter it;
+    stream_id id;
+    pel_entry *e;
+    uint64_t budget = count > UINT64_MAX / 10 ? UINT64_MAX : count * 10, seen = 0;
+    size_t cap = 0;
+    gone->v = NULL;
+    gone->n = 0;
+    if (pel_iter_start(&it, g, NULL, start) < 0)
+        runnel_panic("out of memory walking pending entries");
+    while (seen < budget && pel_iter_next(&it, &id, &e)) {
+        seen++;
+        if (pel_stream_has(s, &id))
+            continue;
+        if (gone->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            gone->v = util_realloc(gone->v, cap * sizeof(*gone->v));
+        }
+        gone->v[gone->n++] = (grp_gone_entry){id, pel_entry_owner(e), pel_entry_delivery_ms(e),
+                                              pel_entry_delivery_count(e)};
+    }
+    pel_iter_stop(&it);
+}
+
+/* Records an XAUTOCLAIM: the XCLAIM of each claimed entry as it is now and
+ * of each dropped one as it was, in PEL order as Redis 7.0 does, and the
+ * consumer when it was created and claimed nothing. */
+static void
+grp_autoclaim_propagate(cmd_ctx *c, const cg_group *g, const grp_gone *gone,
+                        const stream_id *claimed, size_t nclaimed, const stream_id *deleted,
+                        size_t ndeleted, int created)
+{
+    cmd_prop_batch b;
+    stream_id last = cg_group_last_id(g);
+    size_t i = 0, j = 0, k = 0;
+    cmd_prop_batch_init(&b);
+    /* Merge the two ID lists, both ascending, into PEL order. */
+    while (i < nclaimed || j < ndeleted) {
+        if (j >= ndeleted || (i < nclaimed && stream_id_cmp(&claimed[i], &deleted[j]) < 0)) {
+            grp_prop_pending(&b, c, 1, 2, g, &claimed[i++]);
+            continue;
+        }
+        while (k < gone->n && stream_id_cmp(&gone->v[k].id, &deleted[j]) < 0)
+            k++;
+        if (k < gone->n && stream_id_cmp(&gone->v[k].id, &deleted[j]) == 0) {
+            const void *name;
+            size_t len;
+            name = cg_consumer_name(gone->v[k].owner, &len);
+            grp_prop_xclaim(&b, c, 1, 2, name, len, &deleted[j], gone->v[k].ms, gone->v[k].count,
+                            &last);
+        }
+        j++;
+    }
+    if (created && nclaimed == 0)
+        grp_prop_createconsumer(&b, c, 1, 2, 3);
+    cmd_prop_batch_flush(c, &b);
+}
 
 /* XAUTOCLAIM key group consumer min-idle-time start [COUNT n] [JUSTID]:
  * [next start, claimed entries (or IDs), IDs dropped because deleted].
@@ -929,6 +1145,8 @@ cmd_xautoclaim(cmd_ctx *c)
     ks_stream *xs;
     cg_group *g;
     cg_consumer *cons;
+    grp_gone gone;
+    int created;
 
     if (cmd_get_ll_or_reply(c, 4, &minidle, "ERR Invalid min-idle-time argument for XAUTOCLAIM") <
         0)
@@ -966,6 +1184,7 @@ cmd_xautoclaim(cmd_ctx *c)
                     "ERR Insufficient memory, failed allocating transient memory, COUNT too high.");
         return;
     }
+    created = cg_consumer_find(g, c->argv[3].ptr, c->argv[3].len) == NULL;
     cons = grp_consumer(c, g, 3);
     cg_consumer_touch(cons, c->now_ms);
     /* Claimed plus dropped never exceed COUNT nor the PEL's size. */
@@ -974,11 +1193,13 @@ cmd_xautoclaim(cmd_ctx *c)
         cap = (size_t)cg_group_pending_count(g);
     claimed = util_malloc((cap ? cap : 1) * sizeof(*claimed));
     deleted = util_malloc((cap ? cap : 1) * sizeof(*deleted));
+    grp_gone_collect(&gone, xs->log, g, &start, (uint64_t)count);
     rc = pel_autoclaim(xs->log, g, cons, &start, minidle, (uint64_t)count, justid, c->now_ms,
                        claimed, &nclaimed, deleted, &ndeleted, &next);
     if (rc < 0)
         runnel_panic("out of memory claiming pending entries");
     c->dirty += (long long)(nclaimed + ndeleted);
+    grp_autoclaim_propagate(c, g, &gone, claimed, nclaimed, deleted, ndeleted, created);
     reply_array(c->r, 3);
     grp_reply_id(c->r, &next);
     reply_array(c->r, (long long)nclaimed);
@@ -993,6 +1214,7 @@ cmd_xautoclaim(cmd_ctx *c)
         grp_reply_id(c->r, &deleted[k]);
     util_free(claimed);
     util_free(deleted);
+    util_free(gone.v);
 }
 
 /* ---- Command table ---- */

@@ -12,6 +12,8 @@
  *
  * Every change fires Redis's keyspace events (hset, hdel, hincrby,
  * hincrbyfloat; del when HDEL empties the hash) after cmd_key_changed.
+ * HINCRBYFLOAT is recorded as HSET key field <result> (Redis 7.0), so float
+ * rounding cannot differ on replay; the other writes replay as they are.
  *
  * Hot path: HSET/HGET (one key lookup, one field lookup). HRANDFIELD with
  * a negative count and HGETALL are O(reply size).
@@ -281,6 +283,16 @@ cmd_hincrbyfloat(cmd_ctx *c)
     ks_hash_set(o, c->argv[2].ptr, c->argv[2].len, buf, n, &lim);
     reply_bulk(c->r, buf, n);
     cmd_key_changed(c, c->argv[1].ptr, c->argv[1].len);
+    {
+        cmd_prop_args a;
+        resp_arg val = {buf, n};
+        cmd_prop_args_init(&a);
+        cmd_prop_lit(&a, "HSET");
+        cmd_prop_arg(&a, &c->argv[1]);
+        cmd_prop_arg(&a, &c->argv[2]);
+        cmd_prop_arg(&a, &val);
+        cmd_prop_emit(c, &a);
+    }
     cmd_notify(c, NOTIFY_HASH, "hincrbyfloat", c->argv[1].ptr, c->argv[1].len);
     util_free(buf);
 }

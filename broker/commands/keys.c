@@ -13,6 +13,11 @@
  *
  * Hot paths: DEL, EXISTS, EXPIRE and TTL are one or two hash lookups per
  * key. KEYS is O(keys in the database); SCAN is O(COUNT) per call.
+ *
+ * Propagation: the EXPIRE family is recorded as PEXPIREAT with the
+ * absolute time (its NX/XX/GT/LT options kept), or as DEL when the time is
+ * already past, as Redis 7.0 does; the other writes replay as they are.
+ *
  * Not here: the type-specific commands, and UNLINK's background free (the
  * value is freed at once; Runnel has no lazy-free thread).
  */
@@ -116,7 +121,7 @@ static int
 keys_is_expired(const cmd_ctx *c, const void *key, size_t len)
 {
     int64_t when = ks_get_expire(c->db, key, len);
-    return when != -1 && when <= c->now_ms;
+    return when != -1 && when <= c->now_ms && !c->ks->no_expire;
 }
 
 /* ------------------------------------------------------------------------
@@ -629,6 +634,33 @@ keys_expire_allowed(int flags, int64_t cur, long long when)
     return 1;
 }
 
+/* Records an EXPIRE-family command: DEL key when it deleted (set 0), else
+ * PEXPIREAT key <when> followed by the caller's options, as Redis 7.0
+ * rewrites it (PEXPIREAT itself replays unchanged; the time is rewritten
+ * only when it was relative or in seconds). */
+static void
+keys_propagate_expire(cmd_ctx *c, int set, long long when, int new_time)
+{
+    cmd_prop_args a;
+    cmd_prop_args_init(&a);
+    if (!set) {
+        cmd_prop_lit(&a, "DEL");
+        cmd_prop_arg(&a, &c->argv[1]);
+    } else {
+        if (strcmp(c->cmd->name, "pexpireat") == 0)
+            return; /* recorded as it is */
+        cmd_prop_lit(&a, "PEXPIREAT");
+        cmd_prop_arg(&a, &c->argv[1]);
+        if (new_time)
+            cmd_prop_ll(&a, when);
+        else
+            cmd_prop_arg(&a, &c->argv[2]);
+        for (int j = 3; j < c->argc && a.argc < CMD_PROP_MAXARGS; j++)
+            cmd_prop_arg(&a, &c->argv[j]);
+    }
+    cmd_prop_emit(c, &a);
+}
+
 /* The EXPIRE family: the time argument is relative to basetime (ms; 0 for
  * the *AT forms), in seconds when seconds is set. A time already past
  * deletes the key and still replies 1. */
@@ -664,14 +696,18 @@ cmd_keys_expire_generic(cmd_ctx *c, long long basetime, int seconds)
     }
     /* Redis notifies "del" before its reply and "expire" after it; a
      * subscribed RESP3 caller sees the pushes in that order. */
-    if (when <= c->now_ms) {
+    /* While loading, a past time is kept as the key's expiry (Redis does
+     * the same), so later replayed writes see the key as they did. */
+    if (when <= c->now_ms && !c->ks->no_expire) {
         ks_del(c->db, k->ptr, k->len);
         cmd_key_changed(c, k->ptr, k->len);
+        keys_propagate_expire(c, 0, 0, 0);
         cmd_notify(c, NOTIFY_GENERIC, "del", k->ptr, k->len);
         reply_int(c->r, 1);
     } else {
         ks_set_expire(c->db, k->ptr, k->len, when);
         cmd_key_changed(c, k->ptr, k->len);
+        keys_propagate_expire(c, 1, when, basetime != 0 || seconds);
         reply_int(c->r, 1);
         cmd_notify(c, NOTIFY_GENERIC, "expire", k->ptr, k->len);
     }

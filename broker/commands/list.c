@@ -12,6 +12,10 @@
  * Redis's keyspace events (lpush, rpush, lpop, rpop, lset, ltrim,
  * linsert, lrem, del) after cmd_key_changed.
  *
+ * Propagation, as Redis 7.0: a served BLPOP/BRPOP is recorded as LPOP/RPOP
+ * key, LMPOP and BLMPOP as LPOP/RPOP key <count popped>, BLMOVE as LMOVE
+ * and BRPOPLPUSH as RPOPLPUSH (a timeout records nothing).
+ *
  * Hot path: LPUSH/RPUSH/LPOP/RPOP (one lookup, O(1) per element).
  * Not here: the quicklist itself (keyspace/t_list).
  */
@@ -191,6 +195,20 @@ cmd_rpushx(cmd_ctx *c)
  * Pops: LPOP, RPOP, LMPOP, BLPOP, BRPOP, BLMPOP
  * ------------------------------------------------------------------------ */
 
+/* Records a pop from key argv[i] as LPOP/RPOP key, with count n when
+ * n > 0 (the LMPOP form). */
+static void
+list_propagate_pop(cmd_ctx *c, int tail, int i, long long n)
+{
+    cmd_prop_args a;
+    cmd_prop_args_init(&a);
+    cmd_prop_lit(&a, tail ? "RPOP" : "LPOP");
+    cmd_prop_arg(&a, &c->argv[i]);
+    if (n > 0)
+        cmd_prop_ll(&a, n);
+    cmd_prop_emit(c, &a);
+}
+
 /* LPOP/RPOP key [count]. */
 static void
 list_pop_generic(cmd_ctx *c, int tail)
@@ -266,6 +284,7 @@ list_bpop_generic(cmd_ctx *c, int tail)
         reply_bulk(c->r, c->argv[i].ptr, c->argv[i].len);
         list_pop_reply(c, o, tail, 1);
         cmd_key_changed(c, c->argv[i].ptr, c->argv[i].len);
+        list_propagate_pop(c, tail, i, 0);
         cmd_notify(c, NOTIFY_LIST, tail ? "rpop" : "lpop", c->argv[i].ptr, c->argv[i].len);
         list_del_if_empty(c, o, i);
         return;
@@ -341,6 +360,7 @@ list_mpop_generic(cmd_ctx *c, int first, int blocking)
         reply_array(c->r, count < n ? count : n);
         list_pop_reply(c, o, where, count);
         cmd_key_changed(c, c->argv[i].ptr, c->argv[i].len);
+        list_propagate_pop(c, where, i, count < n ? count : n);
         cmd_notify(c, NOTIFY_LIST, where ? "rpop" : "lpop", c->argv[i].ptr, c->argv[i].len);
         list_del_if_empty(c, o, i);
         return;
@@ -412,6 +432,21 @@ list_move_generic(cmd_ctx *c, int from, int to, long long ms)
     cmd_notify(c, NOTIFY_LIST, from ? "rpop" : "lpop", src->ptr, src->len);
     list_del_if_empty(c, so, 1);
     cmd_key_changed(c, src->ptr, src->len);
+    if (ms >= 0) {
+        /* BLMOVE -> LMOVE with its LEFT/RIGHT arguments, BRPOPLPUSH ->
+         * RPOPLPUSH (Redis 7.0). */
+        cmd_prop_args a;
+        int lmove = c->argc == 6;
+        cmd_prop_args_init(&a);
+        cmd_prop_lit(&a, lmove ? "LMOVE" : "RPOPLPUSH");
+        cmd_prop_arg(&a, src);
+        cmd_prop_arg(&a, dst);
+        if (lmove) {
+            cmd_prop_arg(&a, &c->argv[3]);
+            cmd_prop_arg(&a, &c->argv[4]);
+        }
+        cmd_prop_emit(c, &a);
+    }
 }
 
 static void

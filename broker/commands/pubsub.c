@@ -147,6 +147,8 @@ cmd_publish(cmd_ctx *c)
 {
     long long n = pubsub_publish(pubsub_hub(c), 0, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr,
                                  c->argv[2].len);
+    if (c->host && c->host->published)
+        c->host->published(0, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len);
     reply_int(c->r, n);
 }
 
@@ -155,6 +157,8 @@ cmd_spublish(cmd_ctx *c)
 {
     long long n = pubsub_publish(pubsub_hub(c), 1, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr,
                                  c->argv[2].len);
+    if (c->host && c->host->published)
+        c->host->published(1, c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len);
     reply_int(c->r, n);
 }
 

@@ -13,6 +13,7 @@
 
 #include "broker/commands/families.h"
 #include "broker/config/config.h"
+#include "broker/persist/aof.h"
 #include "broker/util/glob.h"
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
@@ -571,6 +572,89 @@ cmd_shutdown(cmd_ctx *c)
     c->host->shutdown(c, save, nosave, now, force, abort_);
 }
 
+/* SAVE: a foreground snapshot of dbfilename. */
+static void
+cmd_save(cmd_ctx *c)
+{
+    int rc = aof_save();
+    if (rc == AOF_BUSY_SAME)
+        reply_error(c->r, "ERR Background save already in progress");
+    else if (rc != AOF_OK)
+        reply_error(c->r, "ERR");
+    else
+        reply_ok(c->r);
+}
+
+/* BGSAVE [SCHEDULE]. */
+static void
+cmd_bgsave(cmd_ctx *c)
+{
+    int schedule = 0, rc;
+    if (c->argc > 1) {
+        if (c->argc != 2 || !cmd_arg_is(c, 1, "schedule")) {
+            cmd_reply_syntax(c);
+            return;
+        }
+        schedule = 1;
+    }
+    rc = aof_bgsave(schedule);
+    if (rc == AOF_OK)
+        reply_simple(c->r, "Background saving started");
+    else if (rc == AOF_SCHEDULED)
+        reply_simple(c->r, "Background saving scheduled");
+    else if (rc == AOF_BUSY_SAME)
+        reply_error(c->r, "ERR Background save already in progress");
+    else if (rc == AOF_BUSY_OTHER)
+        reply_error(c->r, "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                          "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+    else
+        reply_error(c->r, "ERR");
+}
+
+static void
+cmd_bgrewriteaof(cmd_ctx *c)
+{
+    int rc = aof_bgrewrite();
+    if (rc == AOF_OK)
+        reply_simple(c->r, "Background append only file rewriting started");
+    else if (rc == AOF_SCHEDULED)
+        reply_simple(c->r, "Background append only file rewriting scheduled");
+    else if (rc == AOF_BUSY_SAME)
+        reply_error(c->r, "ERR Background append only file rewriting already in progress");
+    else
+        reply_error(c->r, "ERR Can't execute an AOF background rewriting. Please check the server "
+                          "logs for more information.");
+}
+
+/* DEBUG RELOAD | LOADAOF; every other subcommand is unknown here. */
+static void
+cmd_debug(cmd_ctx *c)
+{
+    if (config.enable_debug_command == 0) {
+        reply_error(c->r, "ERR DEBUG command not allowed. If the enable-debug-command option is "
+                          "set to \"local\", you can run it from a local connection, otherwise "
+                          "you need to set this option in the configuration file, and then "
+                          "restart the server.");
+        return;
+    }
+    if (c->argc == 2 && cmd_arg_is(c, 1, "reload")) {
+        if (aof_debug_reload() != AOF_OK)
+            reply_error(c->r, "ERR Error trying to load the RDB dump, check server logs.");
+        else
+            reply_ok(c->r);
+    } else if (c->argc == 2 && cmd_arg_is(c, 1, "loadaof")) {
+        if (aof_debug_loadaof() != AOF_OK)
+            reply_error(c->r, "ERR Error loading the append only file, check server logs.");
+        else
+            reply_ok(c->r);
+    } else {
+        reply_errorf(c->r,
+                     "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                     "DEBUG HELP.",
+                     (int)(c->argv[1].len < 128 ? c->argv[1].len : 128), c->argv[1].ptr);
+    }
+}
+
 #define SRV_ADMIN (CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE)
 
 static cmd_def cmd_config_subs[] = {
@@ -827,5 +911,14 @@ cmd_def cmd_server_defs[] = {
      "Synchronously save the dataset to disk and then shut down the server", "1.0.0", "server",
      "O(N) when saving, where N is the total number of keys in all databases when saving data, "
      "otherwise O(1)"},
+    {"save", cmd_save, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING | CMD_NO_MULTI, 0, 0, 0,
+     0, "Synchronously save the dataset to disk", "1.0.0", "server",
+     "O(N) where N is the total number of keys in all databases"},
+    {"bgsave", cmd_bgsave, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING, 0, 0, 0, 0,
+     "Asynchronously save the dataset to disk", "1.0.0", "server", "O(1)"},
+    {"bgrewriteaof", cmd_bgrewriteaof, 1, CMD_ADMIN | CMD_NOSCRIPT | CMD_NO_ASYNC_LOADING, 0, 0, 0,
+     0, "Asynchronously rewrite the append-only file", "1.0.0", "server", "O(1)"},
+    {"debug", cmd_debug, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, 0,
+     "A container for debugging commands", "1.0.0", "server", "Depends on subcommand."},
     {0},
 };

@@ -14,7 +14,9 @@
  *
  * Every change fires Redis's keyspace events (sadd, srem, spop,
  * sinterstore, sunionstore, sdiffstore; del when a set empties), in
- * Redis's order relative to the reply.
+ * Redis's order relative to the reply. SPOP is recorded as Redis 7.0
+ * records it: SREM key member for one member, DEL key when the whole set
+ * goes, else one SREM per popped member in MULTI/EXEC.
  *
  * Hot path: SADD/SISMEMBER (one key lookup, one member lookup). The
  * algebra is O(total members). Not here: the value type (keyspace/t_set),
@@ -244,6 +246,19 @@ set_reply_members(cmd_ctx *c, ks_obj *o)
     ks_set_iter_stop(&it);
 }
 
+/* Adds SREM key member to batch (the popped member, for replay). */
+static void
+set_prop_srem(cmd_prop_batch *batch, const resp_arg *k, const char *m, size_t len)
+{
+    cmd_prop_args a;
+    resp_arg member = {m, len};
+    cmd_prop_args_init(&a);
+    cmd_prop_lit(&a, "SREM");
+    cmd_prop_arg(&a, k);
+    cmd_prop_arg(&a, &member);
+    cmd_prop_batch_add(batch, &a);
+}
+
 /* SPOP key count. Popping the whole set replies it in its own order and
  * deletes the key; otherwise count random members are removed one by
  * one. Events: spop, then del when the set is gone. */
@@ -251,6 +266,7 @@ static void
 set_pop_count(cmd_ctx *c)
 {
     const resp_arg *k = &c->argv[1];
+    cmd_prop_batch batch;
     char buf[KS_SET_NUM_BUF];
     long long l;
     size_t count;
@@ -274,13 +290,19 @@ set_pop_count(cmd_ctx *c)
     /* One change per member popped (cmd_key_changed adds the last). */
     c->dirty += (long long)(count < ks_set_count(o) ? count : ks_set_count(o)) - 1;
     if (count >= ks_set_count(o)) {
+        cmd_prop_args a;
         set_reply_members(c, o);
         ks_del(c->db, k->ptr, k->len);
         cmd_notify(c, NOTIFY_GENERIC, "del", k->ptr, k->len);
         cmd_key_changed(c, k->ptr, k->len);
+        cmd_prop_args_init(&a);
+        cmd_prop_lit(&a, "DEL");
+        cmd_prop_arg(&a, k);
+        cmd_prop_emit(c, &a);
         return;
     }
     reply_set(c->r, (long long)count);
+    cmd_prop_batch_init(&batch);
     for (size_t i = 0; i < count; i++) {
         const char *m;
         size_t len;
@@ -289,10 +311,12 @@ set_pop_count(cmd_ctx *c)
         /* m may be the dict's key, which dies with the member. */
         copy = util_memdup(m, len);
         reply_bulk(c->r, copy, len);
+        set_prop_srem(&batch, k, copy, len);
         ks_set_del(o, copy, len);
         util_free(copy);
     }
     cmd_key_changed(c, k->ptr, k->len);
+    cmd_prop_batch_flush(c, &batch);
 }
 
 static void
@@ -326,6 +350,15 @@ cmd_spop(cmd_ctx *c)
     ks_set_del(o, copy, len);
     cmd_notify(c, NOTIFY_SET, "spop", k->ptr, k->len);
     reply_bulk(c->r, copy, len);
+    {
+        cmd_prop_args a;
+        resp_arg member = {copy, len};
+        cmd_prop_args_init(&a);
+        cmd_prop_lit(&a, "SREM");
+        cmd_prop_arg(&a, k);
+        cmd_prop_arg(&a, &member);
+        cmd_prop_emit(c, &a);
+    }
     util_free(copy);
     set_del_if_empty(c, o, k);
     cmd_key_changed(c, k->ptr, k->len);

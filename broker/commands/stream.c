@@ -9,6 +9,11 @@
  * with "$" resolved to the stream's last ID, to the server's blocking
  * mechanism, which runs it again when one of its keys changes.
  *
+ * Propagation, as Redis 7.0: XADD is recorded with the ID it generated
+ * (for "*" and "<ms>-*"), and XADD/XTRIM with "~" as the exact trim they
+ * did ("= <length>" for MAXLEN, "= <first ID>" for MINID), so a replay
+ * rebuilds the same entries whatever the node sizes are then.
+ *
  * Hot path: XADD (one lookup, one append) and XRANGE/XREAD (one seek,
  * then a linear walk of the blocks).
  */
@@ -38,6 +43,8 @@ typedef struct xtrim_args {
     int id_given;     /* XADD: an explicit ID (not "*") */
     int seq_auto;     /* XADD: "<ms>-*" */
     stream_id id;     /* XADD: the explicit ID */
+    int approx_i;     /* argv index of "~" (0 without it) */
+    int thresh_i;     /* argv index of the MAXLEN/MINID threshold */
 } xtrim_args;
 
 /* Returns the stream value under argv[i] (NULL when missing), or replies
@@ -130,12 +137,15 @@ xs_parse_trim_or_reply(cmd_ctx *c, xtrim_args *a, int xadd)
                 return -1;
             }
             a->approx = 0;
+            a->approx_i = 0;
             if (more >= 2 && xs_arg_char(c, i + 1, '~')) {
                 a->approx = 1;
+                a->approx_i = i + 1;
                 i++;
             } else if (more >= 2 && xs_arg_char(c, i + 1, '=')) {
                 i++;
             }
+            a->thresh_i = i + 1;
             if (maxlen) {
                 if (cmd_get_ll_or_reply(c, i + 1, &a->maxlen, NULL) < 0)
                     return -1;
@@ -191,6 +201,10 @@ xs_parse_trim_or_reply(cmd_ctx *c, xtrim_args *a, int xadd)
         } else {
             a->limit = 0;
         }
+    } else if (!a->approx && c->sess && c->sess->id == CMD_SESS_LOADER_ID) {
+        /* The log records an approximate trim as the exact one it did and
+         * keeps its LIMIT (Redis 7.0), which then means nothing. */
+        a->limit = 0;
     } else if (!a->approx) {
         /* Even "LIMIT 0" is refused with exact trimming, as Redis does. */
         reply_error(c->r, "ERR syntax error, LIMIT cannot be used without the special ~ option");
@@ -203,6 +217,39 @@ static int64_t
 xs_trim(stream *s, const xtrim_args *a)
 {
     return stream_trim(s, a->strategy, (uint64_t)a->maxlen, &a->minid, a->approx, a->limit);
+}
+
+/*
+ * Records XADD or XTRIM with the arguments that would not replay the same
+ * rewritten: "~" becomes "=" with the stream's length (MAXLEN) or first ID
+ * (MINID; the largest ID when the stream is empty, as Redis 7.0 writes it)
+ * as threshold, and, when id_i > 0, argv[id_i] becomes *id. The argv copy
+ * is the only allocation. O(argc).
+ */
+static void
+xs_propagate(cmd_ctx *c, const xtrim_args *a, stream *s, int id_i, const stream_id *id)
+{
+    resp_arg *argv = util_malloc((size_t)c->argc * sizeof(*argv));
+    char thresh[STREAM_ID_STR_MAX], idbuf[STREAM_ID_STR_MAX];
+    memcpy(argv, c->argv, (size_t)c->argc * sizeof(*argv));
+    if (a->approx) {
+        argv[a->approx_i].ptr = "=";
+        argv[a->approx_i].len = 1;
+        if (a->strategy == STREAM_TRIM_MAXLEN) {
+            argv[a->thresh_i].len = util_ull2str(thresh, stream_len(s));
+        } else {
+            stream_id first = {UINT64_MAX, UINT64_MAX};
+            stream_first_entry(s, &first);
+            argv[a->thresh_i].len = stream_id_fmt(thresh, &first);
+        }
+        argv[a->thresh_i].ptr = thresh;
+    }
+    if (id_i > 0) {
+        argv[id_i].len = stream_id_fmt(idbuf, id);
+        argv[id_i].ptr = idbuf;
+    }
+    cmd_propagate(c, c->argc, argv);
+    util_free(argv);
 }
 
 static ks_obj *
@@ -322,10 +369,15 @@ cmd_xadd(cmd_ctx *c)
         return;
     }
     xs_reply_id(c->r, &id);
+    if (c->host && c->host->entry_added)
+        c->host->entry_added(c, c->argv[1].ptr, c->argv[1].len, id.ms, id.seq, c->argc - field_pos,
+                             c->argv + field_pos);
     cmd_key_changed(c, c->argv[1].ptr, c->argv[1].len);
     cmd_notify(c, NOTIFY_STREAM, "xadd", c->argv[1].ptr, c->argv[1].len);
     if (a.strategy && xs_trim(s, &a) > 0)
         cmd_notify(c, NOTIFY_STREAM, "xtrim", c->argv[1].ptr, c->argv[1].len);
+    if (a.approx || !a.id_given || a.seq_auto)
+        xs_propagate(c, &a, s, !a.id_given || a.seq_auto ? i : 0, &id);
 }
 
 /* XRANGE and XREVRANGE: argv[2] and argv[3] are start and end (end and
@@ -441,6 +493,8 @@ cmd_xtrim(cmd_ctx *c)
         cmd_key_changed(c, c->argv[1].ptr, c->argv[1].len);
         cmd_notify(c, NOTIFY_STREAM, "xtrim", c->argv[1].ptr, c->argv[1].len);
         c->dirty += deleted - 1;
+        if (a.approx)
+            xs_propagate(c, &a, s, 0, NULL);
     }
     reply_int(c->r, deleted);
 }

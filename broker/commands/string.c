@@ -13,7 +13,12 @@
  * Hot path: GET and SET (one lookup, one insert). LCS is O(N*M) in time and
  * memory and refuses tables larger than the bulk length limit.
  *
- * Not here: key-level commands (keys.c), bit operations, propagation.
+ * Propagation: a relative or seconds expiry is recorded as SET key value
+ * PXAT <ms> (SETEX, PSETEX, SET EX/PX/EXAT), GETEX as PEXPIREAT, PERSIST
+ * or DEL, GETSET as SET, GETDEL as DEL and INCRBYFLOAT as SET ... KEEPTTL
+ * with the result, exactly as Redis 7.0 rewrites them.
+ *
+ * Not here: key-level commands (keys.c), bit operations.
  */
 #include "broker/commands/families.h"
 #include "broker/config/config.h"
@@ -177,6 +182,20 @@ invalid:
     return -1;
 }
 
+/* Records the command as name argv[1] (then argv[2] when with_value):
+ * GETSET as SET, GETDEL and a past GETEX as DEL, GETEX PERSIST as PERSIST. */
+static void
+string_propagate_key(cmd_ctx *c, const char *name, int with_value)
+{
+    cmd_prop_args a;
+    cmd_prop_args_init(&a);
+    cmd_prop_lit(&a, name);
+    cmd_prop_arg(&a, &c->argv[1]);
+    if (with_value)
+        cmd_prop_arg(&a, &c->argv[2]);
+    cmd_prop_emit(c, &a);
+}
+
 /* ------------------------------------------------------------------------
  * GET, SET and friends
  * ------------------------------------------------------------------------ */
@@ -226,6 +245,17 @@ string_set_generic(cmd_ctx *c, unsigned flags, int val_i, int expire_i, const ch
     if (expire_i)
         ks_set_expire(c->db, key->ptr, key->len, when);
     cmd_key_changed(c, key->ptr, key->len);
+    if (expire_i) {
+        /* Replays at the same absolute time, without NX/XX/GET. */
+        cmd_prop_args a;
+        cmd_prop_args_init(&a);
+        cmd_prop_lit(&a, "SET");
+        cmd_prop_arg(&a, key);
+        cmd_prop_arg(&a, &c->argv[val_i]);
+        cmd_prop_lit(&a, "PXAT");
+        cmd_prop_ll(&a, when);
+        cmd_prop_emit(c, &a);
+    }
     cmd_notify(c, NOTIFY_STRING, "set", key->ptr, key->len);
     if (expire_i)
         cmd_notify(c, NOTIFY_GENERIC, "expire", key->ptr, key->len);
@@ -276,6 +306,7 @@ cmd_getset(cmd_ctx *c)
     cmd_lookup_write(c, 1);
     ks_set(c->db, key->ptr, key->len, ks_obj_new_str(c->argv[2].ptr, c->argv[2].len), 0);
     cmd_key_changed(c, key->ptr, key->len);
+    string_propagate_key(c, "SET", 1);
     cmd_notify(c, NOTIFY_STRING, "set", key->ptr, key->len);
 }
 
@@ -288,6 +319,7 @@ cmd_getdel(cmd_ctx *c)
         return;
     ks_del(c->db, key->ptr, key->len);
     cmd_key_changed(c, key->ptr, key->len);
+    string_propagate_key(c, "DEL", 0);
     cmd_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
 }
 
@@ -319,13 +351,21 @@ cmd_getex(cmd_ctx *c)
         /* An absolute time already past deletes the key now. */
         ks_del(c->db, key->ptr, key->len);
         cmd_key_changed(c, key->ptr, key->len);
+        string_propagate_key(c, "DEL", 0);
         cmd_notify(c, NOTIFY_GENERIC, "del", key->ptr, key->len);
     } else if (expire_i) {
+        cmd_prop_args a;
         ks_set_expire(c->db, key->ptr, key->len, when);
         cmd_key_changed(c, key->ptr, key->len);
+        cmd_prop_args_init(&a);
+        cmd_prop_lit(&a, "PEXPIREAT");
+        cmd_prop_arg(&a, key);
+        cmd_prop_ll(&a, when);
+        cmd_prop_emit(c, &a);
         cmd_notify(c, NOTIFY_GENERIC, "expire", key->ptr, key->len);
     } else if ((flags & STRING_OPT_PERSIST) && ks_persist(c->db, key->ptr, key->len)) {
         cmd_key_changed(c, key->ptr, key->len);
+        string_propagate_key(c, "PERSIST", 0);
         cmd_notify(c, NOTIFY_GENERIC, "persist", key->ptr, key->len);
     }
 }
@@ -633,6 +673,18 @@ cmd_incrbyfloat(cmd_ctx *c)
     n = util_ld2str(buf, sizeof(buf), v, UTIL_LD_HUMAN);
     ks_set(c->db, key->ptr, key->len, string_obj_new_plain(buf, n), 1);
     cmd_key_changed(c, key->ptr, key->len);
+    {
+        /* The result, not the increment: float rounding must not differ
+         * on replay. The TTL stays as it is. */
+        cmd_prop_args a;
+        resp_arg val = {buf, n};
+        cmd_prop_args_init(&a);
+        cmd_prop_lit(&a, "SET");
+        cmd_prop_arg(&a, key);
+        cmd_prop_arg(&a, &val);
+        cmd_prop_lit(&a, "KEEPTTL");
+        cmd_prop_emit(c, &a);
+    }
     cmd_notify(c, NOTIFY_STRING, "incrbyfloat", key->ptr, key->len);
     reply_bulk(c->r, buf, n);
 }

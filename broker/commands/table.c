@@ -26,9 +26,9 @@ static cmd_def **cmd_list; /* top-level commands, table order */
 static size_t cmd_list_count;
 
 static cmd_def *const cmd_families[] = {
-    cmd_conn_defs,   cmd_server_defs, cmd_keys_defs,  cmd_stream_defs,
-    cmd_group_defs,  cmd_string_defs, cmd_hash_defs,  cmd_set_defs,
-    cmd_pubsub_defs, cmd_list_defs,   cmd_multi_defs,
+    cmd_conn_defs,   cmd_server_defs, cmd_keys_defs,   cmd_stream_defs, cmd_group_defs,
+    cmd_string_defs, cmd_hash_defs,   cmd_set_defs,    cmd_pubsub_defs, cmd_list_defs,
+    cmd_zset_defs,   cmd_multi_defs,  cmd_script_defs,
 };
 
 void

@@ -56,6 +56,7 @@ typedef struct config_special {
 #define CONFIG_IMMUTABLE 1 /* CONFIG SET refuses it */
 #define CONFIG_MULTI_ARG 2 /* takes several words (bind) */
 #define CONFIG_DIR       4 /* CONFIG GET shows the working directory */
+#define CONFIG_PROTECTED 8 /* CONFIG SET needs enable-protected-configs */
 
 typedef struct config_param {
     const char *name;              /* lowercase name */
@@ -75,6 +76,8 @@ static const config_special config_obuf_special;
 static const config_special config_notify_special;
 
 static const char *const config_loglevels[] = {"debug", "verbose", "notice", "warning", NULL};
+static const char *const config_fsyncs[] = {"everysec", "always", "no", NULL};
+static const char *const config_debug_cmd[] = {"no", "yes", "local", NULL};
 
 #define NUM(f) &config.f, NULL
 #define STR(f) NULL, &config.f
@@ -93,6 +96,23 @@ static config_param config_table[] = {
     {"pidfile", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "", NULL, STR(pidfile)},
     {"daemonize", CONFIG_BOOL, CONFIG_IMMUTABLE, 0, 1, 0, NULL, NULL, NUM(daemonize)},
     {"requirepass", CONFIG_STR, 0, 0, 0, 0, "", NULL, STR(requirepass)},
+    /* The nng gateway (protocols/nng): endpoints, "" = off; read at start. */
+    {"nng-rep-url", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "tcp://127.0.0.1:7379", NULL,
+     STR(nng_rep_url)},
+    {"nng-pub-url", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "tcp://127.0.0.1:7380", NULL,
+     STR(nng_pub_url)},
+    {"nng-pull-url", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "tcp://127.0.0.1:7381", NULL,
+     STR(nng_pull_url)},
+    {"nng-pub-streams", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "", NULL, STR(nng_pub_streams)},
+    {"nng-rep-contexts", CONFIG_INT, CONFIG_IMMUTABLE, 1, 4096, 16, NULL, NULL,
+     NUM(nng_rep_contexts)},
+    /* The WebSocket gateway (protocols/ws): 0 = off; read at start. */
+    {"ws-port", CONFIG_INT, CONFIG_IMMUTABLE, 0, 65535, 8379, NULL, NULL, NUM(ws_port)},
+    {"ws-bind", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "127.0.0.1", NULL, STR(ws_bind)},
+    {"ws-allowed-origins", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "", NULL,
+     STR(ws_allowed_origins)},
+    {"ws-max-message-size", CONFIG_MEM, CONFIG_IMMUTABLE, 1024, LLONG_MAX, 512LL * 1024 * 1024,
+     NULL, NULL, NUM(ws_max_message_size)},
     {"proto-max-bulk-len", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 512LL * 1024 * 1024, NULL, NULL,
      NUM(proto_max_bulk_len)},
     {"client-query-buffer-limit", CONFIG_MEM, 0, 1024 * 1024, LONG_MAX, 1024LL * 1024 * 1024, NULL,
@@ -113,10 +133,43 @@ static config_param config_table[] = {
      NUM(list_max_listpack_size), "list-max-ziplist-size"},
     {"set-max-intset-entries", CONFIG_INT, 0, 0, LLONG_MAX, 512, NULL, NULL,
      NUM(set_max_intset_entries)},
+    {"zset-max-listpack-entries", CONFIG_INT, 0, 0, LLONG_MAX, 128, NULL, NULL,
+     NUM(zset_max_listpack_entries), "zset-max-ziplist-entries"},
+    {"zset-max-listpack-value", CONFIG_MEM, 0, 0, LLONG_MAX, 64, NULL, NULL,
+     NUM(zset_max_listpack_value), "zset-max-ziplist-value"},
     {"client-output-buffer-limit", CONFIG_SPECIAL, CONFIG_MULTI_ARG, 0, 0, 0, NULL, NULL, NULL,
      NULL, NULL, &config_obuf_special},
     {"notify-keyspace-events", CONFIG_SPECIAL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,
      &config_notify_special},
+    /* Persistence (broker/persist). */
+    {"appendonly", CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, NUM(appendonly)},
+    {"appendfsync", CONFIG_ENUM, 0, 0, 0, CONFIG_FSYNC_EVERYSEC, NULL, config_fsyncs,
+     NUM(appendfsync)},
+    {"appendfilename", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "appendonly.aof", NULL,
+     STR(appendfilename)},
+    {"appenddirname", CONFIG_STR, CONFIG_IMMUTABLE, 0, 0, 0, "appendonlydir", NULL,
+     STR(appenddirname)},
+    {"dbfilename", CONFIG_STR, CONFIG_PROTECTED, 0, 0, 0, "dump.rdb", NULL, STR(dbfilename)},
+    {"save", CONFIG_STR, CONFIG_MULTI_ARG, 0, 0, 0, "3600 1 300 100 60 10000", NULL, STR(save)},
+    {"auto-aof-rewrite-percentage", CONFIG_INT, 0, 0, INT_MAX, 100, NULL, NULL,
+     NUM(auto_aof_rewrite_percentage)},
+    {"auto-aof-rewrite-min-size", CONFIG_MEM, 0, 0, LLONG_MAX, 64LL * 1024 * 1024, NULL, NULL,
+     NUM(auto_aof_rewrite_min_size)},
+    {"aof-load-truncated", CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, NUM(aof_load_truncated)},
+    {"aof-use-rdb-preamble", CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, NUM(aof_use_rdb_preamble)},
+    {"aof-rewrite-incremental-fsync", CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL,
+     NUM(aof_rewrite_incremental_fsync)},
+    {"rdbcompression", CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL, NUM(rdbcompression)},
+    {"rdbchecksum", CONFIG_BOOL, CONFIG_IMMUTABLE, 0, 1, 1, NULL, NULL, NUM(rdbchecksum)},
+    {"stop-writes-on-bgsave-error", CONFIG_BOOL, 0, 0, 1, 1, NULL, NULL,
+     NUM(stop_writes_on_bgsave_error)},
+    {"enable-protected-configs", CONFIG_ENUM, CONFIG_IMMUTABLE, 0, 0, 0, NULL, config_debug_cmd,
+     NUM(enable_protected_configs)},
+    {"enable-debug-command", CONFIG_ENUM, CONFIG_IMMUTABLE, 0, 0, 0, NULL, config_debug_cmd,
+     NUM(enable_debug_command)},
+    /* Scripting (broker/script). */
+    {"busy-reply-threshold", CONFIG_INT, 0, 0, LLONG_MAX, 5000, NULL, NULL,
+     NUM(busy_reply_threshold), "lua-time-limit"},
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
@@ -925,6 +978,10 @@ config_cmd_set(reply *r, int argc, const resp_arg *argv)
         bad = i;
         if (p->flags & CONFIG_IMMUTABLE) {
             why = "can't set immutable config";
+            break;
+        }
+        if ((p->flags & CONFIG_PROTECTED) && config.enable_protected_configs == 0) {
+            why = "can't set protected config";
             break;
         }
         for (int j = 0; j < i; j++) {

@@ -23,6 +23,9 @@
 enum { CONFIG_LL_DEBUG = 0, CONFIG_LL_VERBOSE, CONFIG_LL_NOTICE, CONFIG_LL_WARNING };
 
 /* client-output-buffer-limit classes, in the order CONFIG GET prints them. */
+/* appendfsync values, in the order of Redis's enum. */
+enum { CONFIG_FSYNC_EVERYSEC = 0, CONFIG_FSYNC_ALWAYS, CONFIG_FSYNC_NO };
+
 enum { CONFIG_OBUF_NORMAL = 0, CONFIG_OBUF_REPLICA, CONFIG_OBUF_PUBSUB, CONFIG_OBUF_CLASSES };
 
 typedef struct runnel_config {
@@ -39,6 +42,15 @@ typedef struct runnel_config {
     char *pidfile;                       /* "" = none (immutable), owned */
     long long daemonize;                 /* bool (immutable) */
     char *requirepass;                   /* "" = no password, owned */
+    char *nng_rep_url;                   /* nng rep0 endpoint, "" off (immutable), owned */
+    char *nng_pub_url;                   /* nng pub0 endpoint, "" off (immutable), owned */
+    char *nng_pull_url;                  /* nng pull0 endpoint, "" off (immutable), owned */
+    char *nng_pub_streams;               /* glob of streams sent to pub0, "" none, owned */
+    long long nng_rep_contexts;          /* rep0 requests in flight (blocked ones count) */
+    long long ws_port;                   /* WebSocket gateway port, 0 off (immutable) */
+    char *ws_bind;                       /* its listen address (immutable), owned */
+    char *ws_allowed_origins;            /* handshake origins, "" same host (immutable), owned */
+    long long ws_max_message_size;       /* largest WebSocket message, bytes (immutable) */
     long long proto_max_bulk_len;        /* bytes */
     long long client_query_buffer_limit; /* bytes */
     long long hz;                        /* cron frequency as configured */
@@ -49,12 +61,32 @@ typedef struct runnel_config {
     long long hash_max_listpack_entries; /* most pairs in a listpack hash */
     long long hash_max_listpack_value;   /* longest field/value in a listpack hash */
     long long set_max_intset_entries;    /* most members in an intset set */
+    long long zset_max_listpack_entries; /* most members in a listpack sorted set */
+    long long zset_max_listpack_value;   /* longest member in a listpack sorted set */
     long long list_max_listpack_size;    /* list node limit: <0 bytes class, >0 entries */
     /* client-output-buffer-limit, per CONFIG_OBUF_* class; 0 = no limit. */
     unsigned long long obuf_hard[CONFIG_OBUF_CLASSES]; /* bytes: close at once */
     unsigned long long obuf_soft[CONFIG_OBUF_CLASSES]; /* bytes: close after soft secs */
     long long obuf_soft_secs[CONFIG_OBUF_CLASSES];     /* seconds over soft before closing */
     long long notify_keyspace_events;                  /* NOTIFY_* classes (cmd.h), 0 off */
+    /* Persistence. */
+    long long appendonly;                    /* bool: append-only log on */
+    long long appendfsync;                   /* CONFIG_FSYNC_* */
+    char *appendfilename;                    /* log file name stem (immutable), owned */
+    char *appenddirname;                     /* log directory under dir (immutable), owned */
+    char *dbfilename;                        /* snapshot file name, owned */
+    char *save;                              /* "secs changes ..." save points, "" none, owned */
+    long long auto_aof_rewrite_percentage;   /* growth % that triggers a rewrite, 0 off */
+    long long auto_aof_rewrite_min_size;     /* bytes below which no automatic rewrite */
+    long long aof_load_truncated;            /* bool: cut a torn tail at load */
+    long long aof_use_rdb_preamble;          /* bool (accepted; the base is a snapshot) */
+    long long aof_rewrite_incremental_fsync; /* bool (accepted) */
+    long long rdbcompression;                /* bool (accepted) */
+    long long rdbchecksum;                   /* bool (accepted; always checked) */
+    long long stop_writes_on_bgsave_error;   /* bool: refuse writes after a failed save */
+    long long enable_debug_command;          /* 0 no, 1 yes, 2 local (DEBUG allowed) */
+    long long enable_protected_configs;      /* 0 no, 1 yes, 2 local (dbfilename settable) */
+    long long busy_reply_threshold;          /* ms a script runs before BUSY replies */
 } runnel_config;
 
 extern runnel_config config;

@@ -90,7 +90,7 @@ ks_obj *
 ks_lookup(ks_space *ks, ks_db *db, const void *key, size_t len, int64_t now_ms, int flags)
 {
     ks_dict_entry *e;
-    if (ks_dict_count(db->expires) > 0) {
+    if (ks_dict_count(db->expires) > 0 && !ks->no_expire) {
         ks_dict_entry *x = ks_dict_find(db->expires, key, len);
         if (x != NULL && ks_dict_entry_s64(x) <= now_ms) {
             if (!(flags & KS_LOOKUP_NOEXPIRE))

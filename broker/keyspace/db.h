@@ -54,6 +54,10 @@ typedef struct ks_space {
      * May be NULL. */
     void (*on_miss)(void *priv, ks_db *db, const char *key, size_t len);
     void *priv; /* passed to the hooks */
+    /* 1 while a snapshot or log is loaded: keys whose expiry passed stay
+     * live (as Redis, which expires nothing while loading), so replaying
+     * "SET k 5 PX 1000; INCR k" after the TTL gives what it gave then. */
+    int no_expire;
 } ks_space;
 
 /* Lifecycle. */

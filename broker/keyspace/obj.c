@@ -18,6 +18,7 @@
 #include "broker/keyspace/t_hash.h"
 #include "broker/keyspace/t_list.h"
 #include "broker/keyspace/t_set.h"
+#include "broker/keyspace/t_zset.h"
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
 
@@ -102,6 +103,8 @@ ks_obj_dup(const ks_obj *o)
         return ks_hash_dup(o);
     if (o->type == KS_SET)
         return ks_set_dup(o);
+    if (o->type == KS_ZSET)
+        return ks_zset_dup(o);
     if (o->type == KS_LIST && o->enc == KS_ENC_QUICKLIST)
         return ks_list_dup(o);
     if (o->type == KS_STREAM) {
@@ -130,6 +133,8 @@ ks_obj_free(ks_obj *o)
         ks_hash_fini(o);
     else if (o->type == KS_SET)
         ks_set_fini(o);
+    else if (o->type == KS_ZSET)
+        ks_zset_fini(o);
     else if (o->type == KS_LIST && o->enc == KS_ENC_QUICKLIST)
         ks_list_fini(o);
     else if (o->type == KS_STREAM)
@@ -183,6 +188,8 @@ ks_obj_enc_name(const ks_obj *o)
         return "intset";
     case KS_ENC_QUICKLIST:
         return "quicklist";
+    case KS_ENC_SKIPLIST:
+        return "skiplist";
     }
     return "unknown";
 }
@@ -204,6 +211,8 @@ ks_obj_mem(const ks_obj *o)
         return sizeof(*o) + ks_hash_mem(o);
     if (o->type == KS_SET)
         return sizeof(*o) + ks_set_mem(o);
+    if (o->type == KS_ZSET)
+        return sizeof(*o) + ks_zset_mem(o);
     if (o->type == KS_LIST && o->enc == KS_ENC_QUICKLIST)
         return sizeof(*o) + ks_list_mem(o);
     if (o->type == KS_STREAM)

@@ -31,10 +31,11 @@ enum ks_enc {
     KS_ENC_INT = 1,       /* string holding a canonical integer */
     KS_ENC_HASHTABLE = 2, /* hash: ks_dict field -> value (t_hash.h) */
     KS_ENC_INTSET = 6,    /* set: sorted int16/32/64 array (t_set.h) */
+    KS_ENC_SKIPLIST = 7,  /* zset: skiplist + dict member -> node (t_zset.h) */
     KS_ENC_EMBSTR = 8,    /* short string embedded after the header */
     KS_ENC_QUICKLIST = 9, /* list: linked listpack nodes (t_list.h) */
     KS_ENC_STREAM = 10,   /* ks_stream: log and groups (streamobj.h) */
-    KS_ENC_LISTPACK = 11, /* hash: packed field/value pairs (t_hash.h) */
+    KS_ENC_LISTPACK = 11, /* hash: packed field/value pairs (t_hash.h); zset: member/score */
 };
 
 /* Strings up to this length are embedded, as Redis's embstr limit. */
@@ -50,7 +51,8 @@ typedef struct ks_obj {
     char *ptr;    /* strings: NUL-terminated bytes, embedded or owned;
                      streams: the ks_stream * (streamobj.h), owned;
                      hashes: ks_lp * or ks_dict * by enc (t_hash.h), owned;
-                     sets: ks_intset * or ks_dict * by enc (t_set.h), owned */
+                     sets: ks_intset * or ks_dict * by enc (t_set.h), owned;
+                     zsets: ks_lp * or ks_zsl * by enc (t_zset.h), owned */
 } ks_obj;
 
 /* Lifecycle. ks_obj_new_str() picks int/embstr/raw the way Redis's

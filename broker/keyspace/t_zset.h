@@ -168,6 +168,9 @@ int ks_zset_check(ks_obj *o);
  * for SAME). A listpack converts to a skiplist when the add passes the
  * limits. Returns 0, or -EDOM when INCR produces NaN (nothing changed:
  * "ERR resulting score is not a number (NaN)"). score must not be NaN.
+ * A listpack stores -0.0 as 0.0, as Redis (whose listpack keeps scores as
+ * text) does; *newscore still gets the computed value (ZADD INCR -0 on a
+ * new member replies "-0", ZSCORE then says "0").
  * O(n) listpack, O(log n) skiplist.
  */
 int ks_zset_add(ks_obj *o, double score, const void *m, size_t len, int flags, int *out,

@@ -57,4 +57,11 @@ int snap_write(const ks_space *ks, const char *path, char *err, size_t errcap);
 int snap_load(ks_space *ks, const char *path, int64_t now_ms, snap_info *info,
               snap_progress_fn progress, void *priv, char *err, size_t errcap);
 
+/*
+ * CRC-64/Jones (reflected, init 0, no final xor: "123456789" gives
+ * 0xe9c6d914c4b8d9ca), the snapshot's trailer checksum. Pass 0 first, then
+ * the previous result to continue over more bytes. O(n).
+ */
+uint64_t snap_crc64(uint64_t crc, const void *p, size_t n);
+
 #endif /* BROKER_PERSIST_SNAPSHOT_H */

@@ -1,6 +1,7 @@
 /*
  * broker/server/blocked: clients waiting in a blocking command (XREAD
- * BLOCK, and later BLPOP, XREADGROUP BLOCK, ...).
+ * BLOCK, BLPOP, XREADGROUP BLOCK, ...): RESP clients and gateway sessions
+ * (server/bridge.c), both found by their CLIENT ID.
  *
  * A blocking handler that finds nothing to return calls host->block with
  * the command to run again; the client then stops reading commands, its
@@ -29,14 +30,47 @@ typedef struct blocked_state {
     int null_bulk;     /* timeout reply: 1 null bulk, 0 null array */
     int again;         /* set when a re-run blocked again */
     uv_timer_t *timer; /* deadline timer, NULL without deadline; owned */
-    client *cl;        /* back pointer for the timer */
+    uint64_t id;       /* the caller, for the timer */
 } blocked_state;
+
+/* A caller that may block: a RESP client or a gateway session. */
+typedef struct blocked_caller {
+    cmd_session *sess;    /* its session */
+    reply *out;           /* where its replies go */
+    blocked_state **slot; /* where its waiting state hangs */
+    client *cl;           /* the RESP client, or NULL */
+    bridge_sess *bs;      /* the gateway session, or NULL */
+} blocked_caller;
 
 client *
 blocked__client_by_id(uint64_t id)
 {
     ks_dict_entry *e = ks_dict_find(srv.clients_by_id, &id, sizeof(id));
     return e ? ks_dict_entry_val(e) : NULL;
+}
+
+/* Finds caller id; returns 0, or -1 when there is none. */
+static int
+blocked_find(uint64_t id, blocked_caller *w)
+{
+    client *cl = blocked__client_by_id(id);
+    memset(w, 0, sizeof(*w));
+    if (cl) {
+        if (cl->closing)
+            return -1;
+        w->sess = &cl->sess;
+        w->out = &cl->out;
+        w->slot = &cl->blocked;
+        w->cl = cl;
+        return 0;
+    }
+    w->bs = bridge__sess_by_id(id);
+    if (w->bs == NULL)
+        return -1;
+    w->sess = &w->bs->sess;
+    w->out = &w->bs->out;
+    w->slot = &w->bs->blocked;
+    return 0;
 }
 
 static void
@@ -49,23 +83,23 @@ static void
 blocked_timeout_cb(uv_timer_t *t)
 {
     blocked_state *b = t->data;
-    blocked__unblock(b->cl, BLOCKED_TIMEOUT);
+    blocked__unblock_id(b->id, BLOCKED_TIMEOUT);
 }
 
 int
 blocked__block(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int nkeys,
                int64_t deadline_ms, int null_bulk)
 {
-    client *cl = blocked__client_by_id(c->sess->id);
+    blocked_caller w;
     blocked_state *b;
     size_t total = 0, off = 0;
-    if (cl == NULL || &cl->sess != c->sess)
-        return -1; /* not a RESP client: gateways and scripts cannot wait */
+    if (blocked_find(c->sess->id, &w) != 0 || w.sess != c->sess)
+        return -1; /* not a client or a gateway session: scripts cannot wait */
     if (c->sess->flags & SESS_IN_EXEC)
         return -1; /* inside EXEC a blocking command answers at once */
-    if (cl->blocked) {
+    if (*w.slot) {
         /* A re-run found nothing yet: keep waiting, same deadline. */
-        cl->blocked->again = 1;
+        (*w.slot)->again = 1;
         return 0;
     }
     b = util_calloc(1, sizeof(*b));
@@ -85,7 +119,7 @@ blocked__block(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int 
     b->nkeys = nkeys;
     b->db = c->sess->db;
     b->null_bulk = null_bulk;
-    b->cl = cl;
+    b->id = c->sess->id;
     for (int i = 0; i < nkeys; i++)
         ks_block_add(&srv.ks.blocking, b->db, b->argv[keys[i]].ptr, b->argv[keys[i]].len,
                      c->sess->id);
@@ -96,60 +130,107 @@ blocked__block(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, int 
         b->timer->data = b;
         uv_timer_start(b->timer, blocked_timeout_cb, (uint64_t)(wait > 0 ? wait : 0), 0);
     }
-    cl->blocked = b;
+    *w.slot = b;
     srv.nblocked++;
     return 0;
 }
 
-void
-blocked__unblock(client *cl, int how)
+/* Drops w's waiting state and writes the reply `how` asks for. Returns 0,
+ * or -1 when w was not blocked. */
+static int
+blocked_release(blocked_caller *w, int how)
 {
-    blocked_state *b = cl->blocked;
+    blocked_state *b = *w->slot;
     if (b == NULL)
-        return;
-    cl->blocked = NULL;
+        return -1;
+    *w->slot = NULL;
     srv.nblocked--;
     for (int i = 0; i < b->nkeys; i++)
         ks_block_del(&srv.ks.blocking, b->db, b->argv[b->keys[i]].ptr, b->argv[b->keys[i]].len,
-                     cl->sess.id);
+                     w->sess->id);
     if (b->timer) {
         uv_timer_stop(b->timer);
         uv_close((uv_handle_t *)b->timer, blocked_timer_closed);
     }
     if (how == BLOCKED_TIMEOUT) {
-        cl->out.resp = cl->sess.resp;
+        w->out->resp = w->sess->resp;
         if (b->null_bulk)
-            reply_null(&cl->out);
+            reply_null(w->out);
         else
-            reply_null_array(&cl->out);
+            reply_null_array(w->out);
     } else if (how == BLOCKED_ERROR) {
-        reply_error(&cl->out, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        reply_error(w->out, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
     }
     util_free(b->buf);
     util_free(b->argv);
     util_free(b->keys);
     util_free(b);
-    if (how == BLOCKED_GONE)
-        return;
-    client__queue_flush(cl);
-    /* Commands pipelined behind the blocking one run now. */
-    if (!srv.serving_blocked)
-        client__process(cl);
+    return 0;
 }
 
-/* Re-runs cl's blocked command; unblocks it when it replied. */
+/* After w was unblocked with a reply: send it and run what waited. */
 static void
-blocked_rerun(client *cl)
+blocked_resume(blocked_caller *w)
 {
-    blocked_state *b = cl->blocked;
-    b->again = 0;
-    dispatch__call(cl, &cl->sess, &cl->out, b->argc, b->argv);
-    if (cl->blocked == b && !b->again) {
-        blocked__unblock(cl, BLOCKED_SERVED);
-        /* Its pipelined commands wait for the serving loop to finish. */
-        cl->paused = 1;
+    if (w->bs) {
+        bridge__unblocked(w->bs);
+        return;
     }
-    client__queue_flush(cl);
+    client__queue_flush(w->cl);
+    /* Commands pipelined behind the blocking one run now. */
+    if (!srv.serving_blocked)
+        client__process(w->cl);
+}
+
+void
+blocked__unblock(client *cl, int how)
+{
+    blocked_caller w = {&cl->sess, &cl->out, &cl->blocked, cl, NULL};
+    if (blocked_release(&w, how) != 0 || how == BLOCKED_GONE)
+        return;
+    blocked_resume(&w);
+}
+
+void
+blocked__unblock_sess(bridge_sess *s, int how)
+{
+    blocked_caller w = {&s->sess, &s->out, &s->blocked, NULL, s};
+    if (blocked_release(&w, how) != 0 || how == BLOCKED_GONE)
+        return;
+    blocked_resume(&w);
+}
+
+int
+blocked__unblock_id(uint64_t id, int how)
+{
+    blocked_caller w;
+    if (blocked_find(id, &w) != 0 || blocked_release(&w, how) != 0)
+        return 0;
+    if (how != BLOCKED_GONE)
+        blocked_resume(&w);
+    return 1;
+}
+
+/* Re-runs w's blocked command; unblocks it when it replied. */
+static void
+blocked_rerun(blocked_caller *w)
+{
+    blocked_state *b = *w->slot;
+    b->again = 0;
+    dispatch__call(w->cl, w->sess, w->out, b->argc, b->argv);
+    if (*w->slot == b && !b->again) {
+        blocked_release(w, BLOCKED_SERVED);
+        if (w->bs) {
+            /* The reply goes now; queued requests run after the serving
+             * loop (the bridge's wake list). */
+            bridge__unblocked(w->bs);
+            return;
+        }
+        /* Its pipelined commands wait for the serving loop to finish. */
+        w->cl->paused = 1;
+    }
+    if (w->cl)
+        client__queue_flush(w->cl);
 }
 
 void
@@ -166,9 +247,9 @@ blocked__serve_ready(void)
         uint64_t *ids;
         size_t n = ks_block_waiters(&srv.ks.blocking, db, key, len, &ids);
         for (size_t i = 0; i < n; i++) {
-            client *cl = blocked__client_by_id(ids[i]);
-            if (cl && cl->blocked && !cl->closing)
-                blocked_rerun(cl);
+            blocked_caller w;
+            if (blocked_find(ids[i], &w) == 0 && *w.slot)
+                blocked_rerun(&w);
         }
         resumed += n > 0;
         util_free(ids);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "broker/config/config.h"
+#include "broker/persist/aof.h"
 #include "broker/util/mem.h"
 #include "broker/util/num.h"
 
@@ -352,6 +353,9 @@ client_write_cb(uv_write_t *req, int status)
         client_close(c);
         return;
     }
+    /* Replies queued since may belong to writes not yet in the log. */
+    if (aof_pending())
+        aof_before_sleep();
     client_write(c);
 }
 
@@ -514,10 +518,15 @@ client_obuf_check(client *c, int async)
 void
 client__deliver(void *priv, uint64_t id, void *data, pubsub_msg *m)
 {
-    /* Subscribers are RESP clients registered with their session. */
+    /* Subscribers are RESP clients or gateway sessions, registered with
+     * their session. */
     client *c = (client *)((char *)data - offsetof(client, sess));
     pubsub_buf *f;
     (void)priv;
+    if (((cmd_session *)data)->gateway) {
+        bridge__deliver(data, m);
+        return;
+    }
     assert(c->sess.id == id);
     (void)id;
     if (c->close_asap || c->closing)
@@ -744,6 +753,27 @@ client_cmd_list(cmd_ctx *ctx)
             out[total++] = '\n';
         }
     }
+    /* Gateway sessions (server/bridge.c) after the RESP clients. */
+    for (bridge_sess *s = bridge__first(); s; s = s->next) {
+        size_t n;
+        int found = nids == 0;
+        if (type_filter == 3 || (type_filter == 2 && !(s->sess.flags & SESS_PUBSUB)) ||
+            (type_filter == 1 && (s->sess.flags & SESS_PUBSUB)))
+            continue;
+        for (int k = 0; k < nids; k++)
+            found |= ids[k] == s->sess.id;
+        if (!found)
+            continue;
+        bridge__info_line(s, line, sizeof(line));
+        n = strlen(line);
+        if (total + n + 2 > cap) {
+            cap = (total + n + 2) * 2;
+            out = util_realloc(out, cap);
+        }
+        memcpy(out + total, line, n);
+        total += n;
+        out[total++] = '\n';
+    }
     reply_verbatim(ctx->r, out, total, "txt");
 out:
     util_free(ids);
@@ -766,6 +796,13 @@ client_cmd_kill(cmd_ctx *ctx)
                     c->sess.flags |= SESS_CLOSE_AFTER_REPLY;
                 else
                     client_close(c);
+                reply_ok(ctx->r);
+                return;
+            }
+        }
+        for (bridge_sess *s = bridge__first(); s; s = s->next) {
+            if (strlen(s->addr) == addr->len && memcmp(s->addr, addr->ptr, addr->len) == 0) {
+                bridge__kill(s);
                 reply_ok(ctx->r);
                 return;
             }
@@ -844,6 +881,21 @@ client_cmd_kill(cmd_ctx *ctx)
             c->sess.flags |= SESS_CLOSE_AFTER_REPLY;
         else
             client_close(c);
+        killed++;
+    }
+    /* Gateway sessions (server/bridge.c), with the same filters. */
+    for (bridge_sess *s = bridge__first(); s; s = s->next) {
+        const char *gw = bridge__gw_name(s);
+        int addr_ok =
+            !addr || (strlen(s->addr) == addr->len && memcmp(s->addr, addr->ptr, addr->len) == 0);
+        if ((id && s->sess.id != (uint64_t)id) || !addr_ok ||
+            (laddr && !(strlen(gw) == laddr->len && memcmp(gw, laddr->ptr, laddr->len) == 0)) ||
+            type == 3 || (type == 2 && !(s->sess.flags & SESS_PUBSUB)) ||
+            (type == 1 && (s->sess.flags & SESS_PUBSUB)) ||
+            (maxage && (server_now_ms() - s->ctime_ms) / 1000 < maxage) ||
+            (s->sess.id == ctx->sess->id && skipme))
+            continue;
+        bridge__kill(s);
         killed++;
     }
     reply_int(ctx->r, killed);
@@ -967,6 +1019,15 @@ client__cmd(cmd_ctx *ctx)
         client_cmd_list(ctx);
     } else if (strcmp(sub, "info") == 0) {
         size_t n;
+        bridge_sess *bs = ctx->sess->gateway ? bridge__sess_by_id(ctx->sess->id) : NULL;
+        if (bs) {
+            bs->last_cmd = ctx->cmd;
+            bridge__info_line(bs, line, sizeof(line));
+            n = strlen(line);
+            line[n++] = '\n';
+            reply_verbatim(ctx->r, line, n, "txt");
+            return;
+        }
         if (self == NULL) {
             reply_null(ctx->r);
             return;
@@ -1010,7 +1071,6 @@ client__cmd(cmd_ctx *ctx)
     } else if (strcmp(sub, "unblock") == 0) {
         long long id;
         int how = BLOCKED_TIMEOUT;
-        client *target;
         if (cmd_get_ll_or_reply(ctx, 2, &id, NULL) < 0)
             return;
         if (ctx->argc == 4) {
@@ -1024,13 +1084,7 @@ client__cmd(cmd_ctx *ctx)
             cmd_reply_syntax(ctx);
             return;
         }
-        target = blocked__client_by_id((uint64_t)id);
-        if (target && target->blocked) {
-            blocked__unblock(target, how);
-            reply_int(ctx->r, 1);
-        } else {
-            reply_int(ctx->r, 0);
-        }
+        reply_int(ctx->r, blocked__unblock_id((uint64_t)id, how));
     } else if (strcmp(sub, "help") == 0) {
         long long n = 0;
         while (client_help[n])
@@ -1149,8 +1203,8 @@ client__reset(cmd_ctx *ctx)
     cmd_tx_discard(s);
     s->flags &= SESS_CLOSE_AFTER_REPLY;
     s->db = 0;
-    s->resp = 2;
-    ctx->r->resp = 2;
+    s->resp = s->gateway ? 3 : 2; /* gateway sessions start in RESP3 */
+    ctx->r->resp = s->resp;
     util_free(s->name);
     s->name = NULL;
     s->authed = config.requirepass[0] == '\0';

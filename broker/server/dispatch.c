@@ -18,6 +18,8 @@
 #include <strings.h>
 
 #include "broker/config/config.h"
+#include "broker/persist/aof.h"
+#include "broker/script/script.h"
 #include "broker/util/mem.h"
 
 /* Counts an error reply under its code for INFO errorstats. */
@@ -240,6 +242,26 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
         goto rejected;
     }
 
+    /* Persistence: writes refused after a failed save or log write, and
+     * everything but CMD_LOADING commands while the data set loads. */
+    if (sess != srv.loader) {
+        const char *misconf = aof_writes_refused(); /* NULL unless a save failed */
+        if (misconf && ((d->flags & CMD_WRITE) || (!d->parent && strcmp(d->name, "ping") == 0))) {
+            dispatch_reject(r, d, misconf);
+            goto rejected;
+        }
+    }
+    if (aof_loading() && sess != srv.loader && !(d->flags & CMD_LOADING)) {
+        dispatch_reject(r, d, "LOADING Redis is loading the dataset in memory");
+        goto rejected;
+    }
+    /* A script past busy-reply-threshold holds the server (scriptrun.c). */
+    if (scriptrun__busy() && !(d->flags & CMD_ALLOW_BUSY)) {
+        int is_eval = 1;
+        script_running(&is_eval);
+        dispatch_reject(r, d, is_eval ? SCRIPT_BUSY_EVAL : SCRIPT_BUSY_FUNCTION);
+        goto rejected;
+    }
     /* Inside MULTI everything but the transaction commands is queued. */
     if ((sess->flags & SESS_MULTI) && !dispatch_runs_in_multi(d)) {
         cmd_tx_queue(sess, argc, argv);
@@ -274,6 +296,7 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
     if (ctx.dirty > 0 && !ctx.propagated && srv.host.propagate)
         srv.host.propagate(ctx.db->id, argc, argv);
 
+    srv.dirty += ctx.dirty;
     duration = server_ustime() - start;
     d->calls++;
     d->usec += (unsigned long long)duration;
@@ -285,8 +308,10 @@ dispatch__call(client *cl, cmd_session *sess, reply *r, int argc, const resp_arg
     if (config.slowlog_log_slower_than >= 0 && duration >= config.slowlog_log_slower_than &&
         !(d->flags & CMD_SKIP_SLOWLOG))
         dispatch_slowlog_add(cl, argc, argv, duration);
-    if (srv.nmonitors && !(d->flags & (CMD_SKIP_MONITOR | CMD_ADMIN)))
-        client__monitor_feed(sess, cl ? cl->addr : "", argc, argv);
+    if (srv.nmonitors && !(d->flags & (CMD_SKIP_MONITOR | CMD_ADMIN))) {
+        const char *from = (sess->flags & SESS_SCRIPT) ? "lua" : ""; /* Redis's "[0 lua]" */
+        client__monitor_feed(sess, cl ? cl->addr : from, argc, argv);
+    }
 
     /* Keys this command changed may release blocked clients (after the
      * whole transaction when inside EXEC). */

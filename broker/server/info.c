@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker/config/config.h"
+#include "broker/persist/aof.h"
 #include "broker/util/mem.h"
 
 typedef struct info_buf {
@@ -117,7 +118,8 @@ info_clients(info_buf *b)
              "# Clients\r\nconnected_clients:%lu\r\ncluster_connections:0\r\nmaxclients:%lld\r\n"
              "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
              "blocked_clients:%lu\r\ntracking_clients:0\r\nclients_in_timeout_table:%lu\r\n",
-             srv.nclients, config.maxclients, maxin, maxout, srv.nblocked, srv.nblocked);
+             srv.nclients + bridge__count(), config.maxclients, maxin, maxout, srv.nblocked,
+             srv.nblocked);
 }
 
 static void
@@ -148,17 +150,9 @@ info_memory(info_buf *b)
 static void
 info_persistence(info_buf *b)
 {
-    /* Persistence arrives with its own issue; until then nothing is
-     * saved and the fields say so. */
-    info_add(b,
-             "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
-             "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\n"
-             "rdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
-             "rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\naof_enabled:0\r\n"
-             "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
-             "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
-             "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n",
-             (long long)srv.lastsave);
+    char buf[4096];
+    aof_info(buf, sizeof(buf));
+    info_add(b, "# Persistence\r\n%s", buf);
 }
 
 static void
@@ -265,6 +259,7 @@ enum {
     INFO_ERRORSTATS = 1 << 9,
     INFO_CLUSTER = 1 << 10,
     INFO_KEYSPACE = 1 << 11,
+    INFO_GATEWAYS = 1 << 12, /* every gateway's section (server/bridge.c) */
 };
 
 #define INFO_DEFAULT                                                                               \
@@ -288,8 +283,8 @@ static const struct {
     {"cluster", INFO_CLUSTER},
     {"keyspace", INFO_KEYSPACE},
     {"default", INFO_DEFAULT},
-    {"all", INFO_DEFAULT | INFO_COMMANDSTATS},
-    {"everything", INFO_DEFAULT | INFO_COMMANDSTATS},
+    {"all", INFO_DEFAULT | INFO_COMMANDSTATS | INFO_GATEWAYS},
+    {"everything", INFO_DEFAULT | INFO_COMMANDSTATS | INFO_GATEWAYS},
 };
 
 void
@@ -297,12 +292,15 @@ info__cmd(cmd_ctx *c, int argc, const resp_arg *sections)
 {
     info_buf b = {util_malloc(4096), 0, 4096};
     int bits = argc == 0 ? INFO_DEFAULT : 0, first = 1;
+    const resp_arg *gw_one = NULL; /* one gateway's section asked by name */
     for (int i = 0; i < argc; i++) {
         for (size_t k = 0; k < sizeof(info_names) / sizeof(info_names[0]); k++) {
             if (strlen(info_names[k].name) == sections[i].len &&
                 strncasecmp(info_names[k].name, sections[i].ptr, sections[i].len) == 0)
                 bits |= info_names[k].bits;
         }
+        if (bridge__has_section(sections[i].ptr, sections[i].len))
+            gw_one = &sections[i];
     }
     b.p[0] = '\0';
 #define INFO_SECTION(bit, code)                                                                    \
@@ -327,6 +325,18 @@ info__cmd(cmd_ctx *c, int argc, const resp_arg *sections)
     INFO_SECTION(INFO_ERRORSTATS, info_errorstats(&b));
     INFO_SECTION(INFO_CLUSTER, info_add(&b, "# Cluster\r\ncluster_enabled:0\r\n"));
     INFO_SECTION(INFO_KEYSPACE, info_keyspace(&b));
+    if ((bits & INFO_GATEWAYS) || gw_one) {
+        char gwbuf[4096];
+        size_t n = (bits & INFO_GATEWAYS)
+                       ? bridge__info(NULL, 0, gwbuf, sizeof(gwbuf))
+                       : bridge__info(gw_one->ptr, gw_one->len, gwbuf, sizeof(gwbuf));
+        if (n > 0) {
+            if (!first)
+                info_add(&b, "\r\n");
+            first = 0;
+            info_add(&b, "%s", gwbuf);
+        }
+    }
 #undef INFO_SECTION
     reply_verbatim(c->r, b.p, b.len, "txt");
     util_free(b.p);

@@ -62,6 +62,32 @@ struct client {
     client *pnext;                  /* flush list link */
 };
 
+/* One gateway session on the core side (bridge.c): a caller like a RESP
+ * client, whose requests come through the bridge inbox and whose replies
+ * and pushes go back to its gateway. Owned by the bridge. */
+typedef struct bridge_sess bridge_sess;
+struct bridge_sess {
+    cmd_session sess;                  /* caller state handlers see (sess.gateway = 1) */
+    reply out;                         /* reply of the command running or blocked */
+    int gw;                            /* gateway id (bridge_register) */
+    uint64_t local;                    /* the gateway's own id for the session */
+    uint64_t tag;                      /* tag of the request running or blocked */
+    struct bridge_item *qhead, *qtail; /* requests waiting their turn, owned */
+    struct bridge_acct *acct;          /* bytes delivered, not yet freed by the gateway */
+    struct blocked_state *blocked;     /* non-NULL while in a blocking command, owned */
+    int close_asap;                    /* killed or over a limit: closed at the next drain */
+    const char *close_reason;          /* BRIDGE_CLOSE text for close_asap (static) */
+    int woken;                         /* 1 while in the bridge's wake list */
+    int64_t obuf_soft_since;           /* unix s the soft limit was first reached, 0 none */
+    int64_t ctime_ms;                  /* open time */
+    int64_t last_ms;                   /* last command */
+    const cmd_def *last_cmd;           /* for CLIENT LIST cmd= */
+    unsigned long long tot_cmds;       /* commands run */
+    char addr[64];                     /* peer, as the gateway described it */
+    bridge_sess *prev, *next;          /* the bridge's session list */
+    bridge_sess *wnext;                /* wake list link */
+};
+
 /* A SLOWLOG entry. */
 typedef struct slowlog_entry {
     long long id;       /* increasing id */
@@ -95,6 +121,8 @@ typedef struct server {
     int64_t pause_end_ms;    /* CLIENT PAUSE deadline, 0 when not paused */
     int pause_all;           /* 1 = ALL, 0 = WRITE */
     int64_t lastsave;        /* unix seconds of last save (start) */
+    long long dirty;         /* keyspace changes since start (persistence) */
+    cmd_session *loader;     /* the replaying session while loading, else NULL */
     /* Statistics (INFO stats), reset by CONFIG RESETSTAT. */
     unsigned long long stat_conns;    /* total_connections_received */
     unsigned long long stat_cmds;     /* total_commands_processed */
@@ -157,11 +185,53 @@ int blocked__block(cmd_ctx *c, int argc, const resp_arg *argv, const int *keys, 
                    int64_t deadline_ms, int null_bulk);
 void blocked__serve_ready(void);
 void blocked__unblock(client *cl, int how);
+/* Unblocks caller id (a RESP client or a gateway session); returns 1 when
+ * it was blocked, else 0. */
+int blocked__unblock_id(uint64_t id, int how);
+/* The waiting state of a gateway session going away (no reply). */
+void blocked__unblock_sess(bridge_sess *s, int how);
 client *blocked__client_by_id(uint64_t id);
 #define BLOCKED_SERVED  0 /* the command ran again and replied */
 #define BLOCKED_TIMEOUT 1 /* the deadline passed: null reply */
 #define BLOCKED_ERROR   2 /* CLIENT UNBLOCK ... ERROR */
 #define BLOCKED_GONE    3 /* the client disconnected: no reply */
+
+/* bridge.c: the core side of protocols/bridge.h. */
+struct bridge *bridge__init(void); /* on the loop, before gateways start */
+void bridge__flush(void);          /* hands queued messages to gateways (before sleep) */
+void bridge__shutdown(void);       /* closes every session (1001 "shutdown"), refuses more */
+void bridge__fini(void);           /* after the loop closed: frees what is left */
+bridge_sess *bridge__sess_by_id(uint64_t id);
+bridge_sess *bridge__first(void); /* session list, newest first, for CLIENT LIST */
+unsigned long bridge__count(void);
+void bridge__info_line(bridge_sess *s, char *buf, size_t cap);
+/* A blocked command of s finished (reply in s->out): deliver and go on. */
+void bridge__unblocked(bridge_sess *s);
+/* CLIENT KILL: s is closed (BRIDGE_CLOSE 1008 "killed") after the command
+ * running now, if any. */
+void bridge__kill(bridge_sess *s);
+const char *bridge__gw_name(const bridge_sess *s); /* its CLIENT LIST laddr */
+void bridge__deliver(cmd_session *sess, pubsub_msg *m);
+void bridge__published(int sharded, const void *channel, size_t clen, const void *msg, size_t mlen);
+void bridge__entry_added(cmd_ctx *c, const void *key, size_t klen, uint64_t ms, uint64_t seq,
+                         int nfields, const resp_arg *fields);
+/* Gateway INFO sections: all of them (name NULL), or the one named. */
+size_t bridge__info(const char *name, size_t len, char *buf, size_t cap);
+int bridge__has_section(const char *name, size_t len);
+/* Sets which stream keys reach gateway gw's on_entry: a glob, "" none,
+ * NULL all (the default). */
+void bridge__entry_filter(int gw, const char *glob);
+
+/* scriptrun.c: the cmd_host side of scripts (broker/script). */
+void scriptrun__call(cmd_session *s, reply *r, int argc, const resp_arg *argv);
+void scriptrun__begin(cmd_ctx *c);
+void scriptrun__end(cmd_ctx *c);
+int scriptrun__yield(cmd_ctx *c, int is_eval);
+void scriptrun__log(int level, const char *msg);
+void scriptrun__monitor(cmd_ctx *c);
+/* 1 while a script past busy-reply-threshold lets others be served: the
+ * dispatcher then answers BUSY to all but CMD_ALLOW_BUSY commands. */
+int scriptrun__busy(void);
 
 /* info.c */
 void info__cmd(cmd_ctx *c, int argc, const resp_arg *sections);

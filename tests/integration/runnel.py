@@ -86,6 +86,13 @@ class Server:
         argv += ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir]
         if self.kind == "redis":
             argv += ["--save", "", "--appendonly", "no"]
+        else:
+            # The nng endpoints default to fixed ports 7379-7381: off unless
+            # a test passes its own (later options override these).
+            argv += ["--nng-rep-url", "", "--nng-pub-url", "", "--nng-pull-url", ""]
+            # The WebSocket gateway defaults to the fixed port 8379: off
+            # unless a test passes its own --ws-port.
+            argv += ["--ws-port", "0"]
         return argv + self.args
 
     def spawn(self):

@@ -533,6 +533,27 @@ test_cg_group_add_oom_rolls_back(void **state)
     cg_set_free(set);
 }
 
+/* Snapshot load restores both times, including "never active". */
+static void
+test_cg_consumer_set_times_restores(void **state)
+{
+    cg_set *set = cg_set_new();
+    cg_group *g;
+    cg_consumer *c;
+
+    (void)state;
+    assert_int_equal(cg_group_add(set, "g", 1, &test_zero, 0, &g), 0);
+    assert_int_equal(cg_consumer_add(g, "c", 1, 100, &c), 0);
+    cg_consumer_set_times(c, 5000, 4000);
+    assert_int_equal(cg_consumer_seen_ms(c), 5000);
+    assert_int_equal(cg_consumer_active_ms(c), 4000);
+    cg_consumer_set_times(c, 7, CG_NEVER_ACTIVE);
+    assert_int_equal(cg_consumer_seen_ms(c), 7);
+    assert_int_equal(cg_consumer_active_ms(c), CG_NEVER_ACTIVE);
+    assert_int_equal(cg_check(set), 0);
+    cg_set_free(set);
+}
+
 static void
 test_cg_mem_grows_with_pending(void **state)
 {
@@ -564,7 +585,7 @@ main(void)
         T(test_cg_lag_empty_and_behind_first),    T(test_cg_estimate_entries_read_edges),
         T(test_cg_entries_read_after_trim),       T(test_cg_dup_is_deep),
         T(test_cg_dup_oom_leaves_nothing),        T(test_cg_group_add_oom_rolls_back),
-        T(test_cg_mem_grows_with_pending),
+        T(test_cg_mem_grows_with_pending),        T(test_cg_consumer_set_times_restores),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

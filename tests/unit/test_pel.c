@@ -888,6 +888,48 @@ test_pel_oom_leaves_state_unchanged(void **state)
     }
 }
 
+/* Snapshot load: entries land in both PELs with the saved time and count,
+ * owned by the given consumer; a repeated ID is refused, nothing changed. */
+static void
+test_pel_restore_sets_owner_time_count(void **state)
+{
+    cg_set *set = cg_set_new();
+    cg_group *g;
+    cg_consumer *a, *b;
+    pel_entry *e;
+    stream_id id;
+    pel_iter it;
+    int n = 0;
+
+    (void)state;
+    assert_int_equal(cg_group_add(set, "g", 1, &(stream_id){9, 0}, 9, &g), 0);
+    assert_int_equal(cg_consumer_add(g, "a", 1, 1, &a), 0);
+    assert_int_equal(cg_consumer_add(g, "b", 1, 1, &b), 0);
+    assert_int_equal(pel_restore(g, a, &(stream_id){3, 0}, 1234, 7), 0);
+    assert_int_equal(pel_restore(g, b, &(stream_id){1, 5}, 99, 1), 0);
+    assert_int_equal(pel_restore(g, a, &(stream_id){8, 0}, 5, 0), 0);
+    assert_int_equal(pel_restore(g, b, &(stream_id){3, 0}, 1, 1), -EEXIST);
+    assert_int_equal(cg_group_pending_count(g), 3);
+    assert_int_equal(cg_consumer_pending_count(a), 2);
+    assert_int_equal(cg_consumer_pending_count(b), 1);
+    e = pel_find(g, &(stream_id){3, 0});
+    assert_non_null(e);
+    assert_ptr_equal(pel_entry_owner(e), a);
+    assert_int_equal(pel_entry_delivery_ms(e), 1234);
+    assert_int_equal(pel_entry_delivery_count(e), 7);
+    assert_int_equal(cg_consumer_active_ms(a), CG_NEVER_ACTIVE); /* times untouched */
+    assert_int_equal(pel_iter_start(&it, g, b, NULL), 0);
+    while (pel_iter_next(&it, &id, &e)) {
+        test_assert_id(id, test_id(1, 5));
+        assert_int_equal(pel_entry_delivery_ms(e), 99);
+        n++;
+    }
+    pel_iter_stop(&it);
+    assert_int_equal(n, 1);
+    assert_int_equal(cg_check(set), 0);
+    cg_set_free(set);
+}
+
 int
 main(void)
 {
@@ -905,6 +947,7 @@ main(void)
         T(test_pel_edges_and_walk_from),
         T(test_pel_deliver_takes_over_pending),
         T(test_pel_oom_leaves_state_unchanged),
+        T(test_pel_restore_sets_owner_time_count),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

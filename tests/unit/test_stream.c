@@ -1233,6 +1233,164 @@ test_stream_xsetid_setters_store(void **state)
     stream_free(s);
 }
 
+/* ---- Snapshot support: raw walk and restore ---- */
+
+/* Copies every stored entry of s into a new stream through the raw walk and
+ * the restore calls, as the snapshot codec does. */
+static stream *
+test_restore_copy(stream *s)
+{
+    stream *d = stream_new();
+    stream_iter it;
+    stream_id id, md = stream_max_deleted_id(s), last = stream_last_id(s);
+    stream_field fv[16], f, v;
+    char copy[16][STREAM_NUM_BUF];
+    size_t np, k;
+    int del, bstart;
+
+    assert_non_null(d);
+    stream_iter_start_raw(&it, s);
+    while (stream_iter_next_raw(&it, &id, &np, &del, &bstart)) {
+        assert_true(np <= 8);
+        /* Decoded numbers live in the iterator until its next call: copy. */
+        for (k = 0; stream_iter_field(&it, &f, &v); k++) {
+            assert_true(f.len <= STREAM_NUM_BUF && v.len <= STREAM_NUM_BUF);
+            memcpy(copy[2 * k], f.ptr, f.len);
+            memcpy(copy[2 * k + 1], v.ptr, v.len);
+            fv[2 * k] = (stream_field){copy[2 * k], f.len};
+            fv[2 * k + 1] = (stream_field){copy[2 * k + 1], v.len};
+        }
+        assert_int_equal(k, np);
+        assert_int_equal(stream_restore_append(d, &id, fv, np, bstart, del), 0);
+    }
+    stream_iter_stop(&it);
+    assert_int_equal(stream_restore_finish(d, &last, stream_entries_added(s), &md), 0);
+    return d;
+}
+
+static void
+test_stream_raw_walk_reports_deleted_and_block_starts(void **state)
+{
+    stream *s = stream_new();
+    stream_iter it;
+    stream_id id;
+    size_t np;
+    int del, bstart, n = 0;
+    static const int want_del[10] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+    static const int want_start[10] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0};
+
+    (void)state;
+    for (uint64_t k = 1; k <= 10; k++)
+        test_add(s, k, 0, 0, 4);
+    assert_int_equal(stream_delete(s, &(stream_id){1, 0}), 1);
+    assert_int_equal(stream_delete(s, &(stream_id){6, 0}), 1);
+    stream_iter_start_raw(&it, s);
+    while (stream_iter_next_raw(&it, &id, &np, &del, &bstart)) {
+        stream_field f, v;
+
+        assert_true(n < 10);
+        test_assert_id(id, (uint64_t)n + 1, 0);
+        assert_int_equal(del, want_del[n]);
+        assert_int_equal(bstart, want_start[n]);
+        assert_int_equal(np, 1);
+        assert_int_equal(stream_iter_field(&it, &f, &v), 1); /* deleted ones too */
+        assert_memory_equal(f.ptr, "f", 1);
+        assert_memory_equal(v.ptr, "v", 1);
+        n++;
+    }
+    stream_iter_stop(&it);
+    assert_int_equal(n, 10);
+    stream_free(s);
+}
+
+/* The copy has the same entries, blocks, tree, counters and bytes, and
+ * further appends fill its tail exactly as they fill the original's. */
+static void
+test_stream_restore_rebuilds_same_blocks(void **state)
+{
+    stream *s = stream_new(), *d;
+    stream_id a[200], b[200];
+    char v[32];
+
+    (void)state;
+    for (uint64_t k = 1; k <= 100; k++) {
+        stream_field fv[4] = {test_str(k % 7 ? "f" : "g"), {v, 0}, test_str("n"), test_str("-1.5")};
+        stream_id id = {k * 100, k % 3};
+
+        fv[1].len = (size_t)snprintf(v, sizeof(v), "%llu", (unsigned long long)k * 31);
+        assert_int_equal(stream_append(s, STREAM_ID_EXPLICIT, &id, fv, 1 + k % 2, 0, 0, 9, NULL),
+                         0);
+    }
+    assert_int_equal(stream_delete(s, &(stream_id){1000, 1}), 1); /* first of block 2 */
+    assert_int_equal(stream_delete(s, &(stream_id){2500, 1}), 1);
+    assert_int_equal(stream_delete(s, &(stream_id){10000, 1}), 1); /* the last entry */
+    assert_true(stream_trim(s, STREAM_TRIM_MAXLEN, 90, NULL, 0, 0) > 0);
+    stream_set_entries_added(s, 1234);
+    d = test_restore_copy(s);
+    assert_int_equal(stream_check(d), 0);
+    assert_int_equal(stream_len(d), stream_len(s));
+    assert_int_equal(stream_rax_keys(d), stream_rax_keys(s));
+    assert_int_equal(stream_rax_nodes(d), stream_rax_nodes(s));
+    assert_int_equal(stream_entries_added(d), 1234);
+    test_assert_id(stream_last_id(d), 10000, 1);
+    test_assert_id(stream_max_deleted_id(d), 10000, 1);
+    assert_int_equal(test_collect(d, 0, b, 200), test_collect(s, 0, a, 200));
+    assert_memory_equal(a, b, stream_len(s) * sizeof(a[0]));
+    {
+        stream_iter is, id;
+        stream_id xs, xd;
+        size_t ns, nd;
+        stream_field fs, vs, fd, vd;
+
+        stream_iter_start(&is, s, NULL, NULL, 0);
+        stream_iter_start(&id, d, NULL, NULL, 0);
+        while (stream_iter_next(&is, &xs, &ns)) {
+            assert_true(stream_iter_next(&id, &xd, &nd));
+            assert_int_equal(ns, nd);
+            while (stream_iter_field(&is, &fs, &vs)) {
+                assert_true(stream_iter_field(&id, &fd, &vd));
+                assert_int_equal(fs.len, fd.len);
+                assert_memory_equal(fs.ptr, fd.ptr, fs.len);
+                assert_int_equal(vs.len, vd.len);
+                assert_memory_equal(vs.ptr, vd.ptr, vs.len);
+            }
+        }
+        stream_iter_stop(&is);
+        stream_iter_stop(&id);
+    }
+    for (uint64_t k = 1; k <= 20; k++) {
+        test_add(s, 20000 + k, 0, 0, 9);
+        test_add(d, 20000 + k, 0, 0, 9);
+    }
+    assert_int_equal(stream_rax_keys(d), stream_rax_keys(s));
+    assert_int_equal(stream_check(d), 0);
+    stream_free(s);
+    stream_free(d);
+}
+
+static void
+test_stream_restore_rejects_bad_input(void **state)
+{
+    stream_field fv[2] = {test_str("f"), test_str("v")};
+    stream_id last = {9, 0}, zero = {0, 0};
+    stream *d = stream_new();
+
+    (void)state;
+    assert_int_equal(stream_restore_append(d, &zero, fv, 1, 1, 0), -EINVAL);
+    assert_int_equal(stream_restore_append(d, &(stream_id){5, 0}, fv, 1, 1, 1), 0);
+    assert_int_equal(stream_restore_append(d, &(stream_id){5, 0}, fv, 1, 0, 0), -EDOM);
+    assert_int_equal(stream_restore_append(d, &(stream_id){4, 9}, fv, 1, 1, 0), -EDOM);
+    /* The only block holds only a deleted entry. */
+    assert_int_equal(stream_restore_finish(d, &last, 1, &zero), -EINVAL);
+    assert_int_equal(stream_restore_append(d, &(stream_id){6, 0}, fv, 1, 0, 0), 0);
+    assert_int_equal(stream_restore_finish(d, &(stream_id){5, 9}, 1, &zero), -EINVAL);
+    assert_int_equal(stream_restore_finish(d, &last, 0, &zero), -EINVAL);
+    assert_int_equal(stream_restore_finish(d, &last, 2, &(stream_id){5, 0}), 0);
+    assert_int_equal(stream_len(d), 1);
+    assert_int_equal(stream_check(d), 0);
+    stream_free(d);
+}
+
 static void
 test_stream_check_detects_corruption(void **state)
 {
@@ -1472,6 +1630,9 @@ main(void)
         T(test_stream_trim_approx_and_limit),
         T(test_stream_minid_exact_drops_block_left_empty),
         T(test_stream_xsetid_setters_store),
+        T(test_stream_raw_walk_reports_deleted_and_block_starts),
+        T(test_stream_restore_rebuilds_same_blocks),
+        T(test_stream_restore_rejects_bad_input),
         T(test_stream_check_detects_corruption),
         T(test_stream_random_against_model),
         T(test_stream_enomem_leaves_stream_unchanged),
