@@ -20,6 +20,7 @@
 
 #include "broker/config/config.h"
 #include "broker/persist/aof.h"
+#include "broker/persist/snapshot.h"
 #include "broker/script/script.h"
 #include "broker/server/server.h"
 #include "broker/util/mem.h"
@@ -92,6 +93,13 @@ main_options(int argc, char **argv, int first)
         out[len] = '\0';
     }
     return out;
+}
+
+/* Snapshots carry the function libraries when there are any. */
+static char *
+main_functions_dump(size_t *len)
+{
+    return script_functions_count() > 0 ? script_functions_payload(len) : NULL;
 }
 
 static void
@@ -204,6 +212,7 @@ main(int argc, char **argv)
         fprintf(stderr, "Can't create the Lua states: out of memory\n");
         return 1;
     }
+    snap_set_functions_hooks(main_functions_dump, script_functions_restore);
 
     server_log(CONFIG_LL_NOTICE, "Runnel %s starting, pid=%d, port=%lld", RUNNEL_VERSION,
                (int)getpid(), config.port);

@@ -442,6 +442,18 @@ snap_w_key(snap_writer *w, const char *key, size_t klen, ks_obj *o, int64_t expi
     }
 }
 
+/* The Lua function libraries, saved as the aux field "functions" (their
+ * FUNCTION DUMP payload) through hooks the server sets at start. */
+static char *(*snap_fn_dump)(size_t *len);
+static int (*snap_fn_restore)(const char *p, size_t len);
+
+void
+snap_set_functions_hooks(char *(*dump)(size_t *len), int (*restore)(const char *p, size_t len))
+{
+    snap_fn_dump = dump;
+    snap_fn_restore = restore;
+}
+
 /* A name/value aux field; loaders skip names they do not know. */
 static void
 snap_w_aux(snap_writer *w, const char *name, const char *value)
@@ -466,6 +478,16 @@ snap_w_all(snap_writer *w, const ks_space *ks)
     snprintf(num, sizeof(num), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     snap_w_aux(w, "ctime-ms", num);
     snap_w_aux(w, "runnel-ver", RUNNEL_VERSION);
+    if (snap_fn_dump) {
+        size_t flen;
+        char *fp = snap_fn_dump(&flen);
+        if (fp != NULL) {
+            snap_w_u8(w, SNAP_TAG_AUX);
+            snap_w_str(w, "functions", 9);
+            snap_w_str(w, fp, flen);
+            util_free(fp);
+        }
+    }
     for (int i = 0; i < ks->count && rc == 0; i++) {
         ks_db *db = &ks->dbs[i];
         ks_dict_iter it;
@@ -1073,6 +1095,7 @@ static void
 snap_r_aux(snap_reader *r, snap_info *info)
 {
     size_t nlen, vlen;
+    uint64_t at = r->off;
     const char *name = snap_r_str(r, 1, &nlen);
     char namebuf[32];
     const char *v;
@@ -1081,6 +1104,9 @@ snap_r_aux(snap_reader *r, snap_info *info)
     v = snap_r_str(r, 0, &vlen);
     if (r->rc == 0 && nlen == 8 && strcmp(namebuf, "ctime-ms") == 0)
         info->ctime_ms = strtoll(v, NULL, 10);
+    if (r->rc == 0 && nlen == 9 && strcmp(namebuf, "functions") == 0 && snap_fn_restore &&
+        snap_fn_restore(v, vlen) != 0)
+        snap_r_fail(r, -EINVAL, "function libraries that do not load", at);
 }
 
 /* Checks the trailing CRC over the whole file before anything is parsed,

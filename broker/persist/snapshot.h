@@ -64,4 +64,14 @@ int snap_load(ks_space *ks, const char *path, int64_t now_ms, snap_info *info,
  */
 uint64_t snap_crc64(uint64_t crc, const void *p, size_t n);
 
+/*
+ * State saved beside the keys: the Lua function libraries. dump returns an
+ * owned payload (util_free) or NULL when there is nothing to save; restore
+ * replaces the libraries with a payload's (0, or a negative errno: the load
+ * then fails). Set once at start, before any save or load; without hooks
+ * nothing is saved and a saved payload is skipped.
+ */
+void snap_set_functions_hooks(char *(*dump)(size_t *len),
+                              int (*restore)(const char *p, size_t len));
+
 #endif /* BROKER_PERSIST_SNAPSHOT_H */

@@ -652,15 +652,70 @@ script_saved_free(script_saved *s)
     util_free(s->len);
 }
 
+/* Loads a FUNCTION DUMP payload with policy 0 FLUSH, 1 APPEND, 2 REPLACE.
+ * Returns 0; -EINVAL when the payload is damaged (nothing changed); -EEXIST
+ * when a library could not be created (err says why; the libraries are
+ * rolled back to what they were). */
+static int
+script_functions_load(const unsigned char *p, size_t len, int policy, char *err, size_t errlen)
+{
+    uint64_t h = 0;
+    script_saved saved;
+    size_t off;
+
+    if (len < 13 || memcmp(p, FN_DUMP_MAGIC, 4) != 0 || p[4] != FN_DUMP_VERSION)
+        return -EINVAL;
+    for (int k = 0; k < 8; k++)
+        h |= (uint64_t)p[len - 8 + (size_t)k] << (8 * k);
+    if (h != script_fnv1a(p, len - 8))
+        return -EINVAL;
+    for (off = 5; off < len - 8;) {
+        uint32_t n = 0;
+        if (len - 8 - off < 4)
+            return -EINVAL;
+        for (int k = 0; k < 4; k++)
+            n |= (uint32_t)p[off + (size_t)k] << (8 * k);
+        off += 4;
+        if (len - 8 - off < n)
+            return -EINVAL;
+        off += n;
+    }
+
+    script_saved_take(&saved);
+    if (policy == 0)
+        script_func_flush_all();
+    for (off = 5; off < len - 8;) {
+        uint32_t n = 0;
+        for (int k = 0; k < 4; k++)
+            n |= (uint32_t)p[off + (size_t)k] << (8 * k);
+        off += 4;
+        if (script_func_create((const char *)p + off, n, policy == 2 ? 1 : -1, err, errlen, NULL) !=
+            0) {
+            script_saved_restore(&saved);
+            script_saved_free(&saved);
+            return -EEXIST;
+        }
+        off += n;
+    }
+    script_saved_free(&saved);
+    return 0;
+}
+
+int
+script_functions_restore(const char *p, size_t len)
+{
+    char err[256];
+    return script_functions_load((const unsigned char *)p, len, 0, err, sizeof(err));
+}
+
 void
 script_cmd_fn_restore(cmd_ctx *c)
 {
     const unsigned char *p = (const unsigned char *)c->argv[2].ptr;
-    size_t len = c->argv[2].len, off;
+    size_t len = c->argv[2].len;
     int policy = 1; /* 0 FLUSH, 1 APPEND, 2 REPLACE */
-    uint64_t h = 0;
-    script_saved saved;
     char err[1024];
+    int rc;
 
     if (c->argc > 4) {
         reply_error(c->r, "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. "
@@ -680,45 +735,15 @@ script_cmd_fn_restore(cmd_ctx *c)
             return;
         }
     }
-    if (len < 13 || memcmp(p, FN_DUMP_MAGIC, 4) != 0 || p[4] != FN_DUMP_VERSION)
-        goto bad;
-    for (int k = 0; k < 8; k++)
-        h |= (uint64_t)p[len - 8 + (size_t)k] << (8 * k);
-    if (h != script_fnv1a(p, len - 8))
-        goto bad;
-    for (off = 5; off < len - 8;) {
-        uint32_t n = 0;
-        if (len - 8 - off < 4)
-            goto bad;
-        for (int k = 0; k < 4; k++)
-            n |= (uint32_t)p[off + (size_t)k] << (8 * k);
-        off += 4;
-        if (len - 8 - off < n)
-            goto bad;
-        off += n;
+    rc = script_functions_load(p, len, policy, err, sizeof(err));
+    if (rc == -EINVAL) {
+        reply_error(c->r, "ERR DUMP payload version or checksum are wrong");
+        return;
     }
-
-    script_saved_take(&saved);
-    if (policy == 0)
-        script_func_flush_all();
-    for (off = 5; off < len - 8;) {
-        uint32_t n = 0;
-        for (int k = 0; k < 4; k++)
-            n |= (uint32_t)p[off + (size_t)k] << (8 * k);
-        off += 4;
-        if (script_func_create((const char *)p + off, n, policy == 2 ? 1 : -1, err, sizeof(err),
-                               NULL) != 0) {
-            script_saved_restore(&saved);
-            script_saved_free(&saved);
-            reply_errorf(c->r, "ERR %s", err);
-            return;
-        }
-        off += n;
+    if (rc != 0) {
+        reply_errorf(c->r, "ERR %s", err);
+        return;
     }
-    script_saved_free(&saved);
     reply_ok(c->r);
     c->dirty++;
-    return;
-bad:
-    reply_error(c->r, "ERR DUMP payload version or checksum are wrong");
 }

@@ -57,5 +57,9 @@ void script_cmd_fn_restore(cmd_ctx *c);    /* FUNCTION RESTORE payload [policy] 
  * FUNCTION RESTORE <payload> when script_functions_count() > 0. O(code). */
 char *script_functions_payload(size_t *len);
 int script_functions_count(void); /* libraries loaded */
+/* Replaces every library with those of a FUNCTION DUMP payload (snapshot
+ * load). Returns 0, or a negative errno when the payload is damaged or a
+ * library does not load (the libraries are then left as they were). */
+int script_functions_restore(const char *p, size_t len);
 
 #endif /* BROKER_SCRIPT_SCRIPT_H */

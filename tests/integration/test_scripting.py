@@ -356,6 +356,53 @@ def test_functions_come_back_after_a_restart(server_factory):
         c.close()
 
 
+@pytest.mark.parametrize("how", ["rewrite", "save"])
+def test_functions_survive_a_rewrite_or_a_snapshot(server_factory, how):
+    """The libraries live in the snapshot (aux field "functions"): after
+    BGREWRITEAOF (the log restarts from a new base) or SAVE with the log
+    off, a restart still has them, and a damaged library is not loaded."""
+    args = AOF_ARGS if how == "rewrite" else ["--appendonly", "no"]
+    srv = server_factory(args=args)
+    c = redis.Redis(port=srv.port)
+    c.function_load("#!lua name=lib\nredis.register_function('two', function() return 2 end)")
+    c.set("k", "v")
+    if how == "rewrite":
+        assert c.bgrewriteaof()
+        deadline = time.monotonic() + 10
+        while c.info("persistence")["aof_rewrite_in_progress"] or \
+                c.info("persistence")["aof_rewrites"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        # Only the base can hold the library now: the log restarted after it.
+        incr = [n for n in os.listdir(os.path.join(srv.dir, "appendonlydir"))
+                if n.endswith(".incr.aof")]
+        for n in incr:
+            with open(os.path.join(srv.dir, "appendonlydir", n), "rb") as f:
+                assert b"FUNCTION" not in f.read()
+    else:
+        assert c.save()
+    c.close()
+    d = srv.dir
+    srv.stop()
+    srv2 = server_factory(args=["--dir", d] + args)
+    c = redis.Redis(port=srv2.port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert c.fcall("two", 0) == 2
+                break
+            except redis.BusyLoadingError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert c.get("k") == b"v"
+        assert [lib[b"library_name"] for lib in
+                [dict(zip(x[::2], x[1::2])) for x in c.execute_command("FUNCTION", "LIST")]] \
+            == [b"lib"]
+    finally:
+        c.close()
+
+
 def test_function_dump_restore_policies(r):
     raw = redis.Redis(connection_pool=r.connection_pool)
     raw.response_callbacks.clear()
