@@ -17,6 +17,7 @@
 #include "broker/server/server.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "broker/util/mem.h"
 
@@ -216,8 +217,21 @@ static void
 blocked_rerun(blocked_caller *w)
 {
     blocked_state *b = *w->slot;
+    size_t mark = w->out->len;
+    unsigned errors = w->out->errors;
     b->again = 0;
     dispatch__call(w->cl, w->sess, w->out, b->argc, b->argv);
+    /* A key that became another type does not serve the caller: as in
+     * Redis 7.0 it keeps waiting (until its deadline) instead of getting
+     * WRONGTYPE from the re-run. XREADGROUP is the exception: it follows
+     * Redis 7.4, where a group reader whose stream went away is told. */
+    if (*w->slot == b && !b->again && w->out->errors != errors &&
+        strcmp(w->out->last_err, "WRONGTYPE") == 0 &&
+        !(b->argv[0].len == 10 && strncasecmp(b->argv[0].ptr, "xreadgroup", 10) == 0)) {
+        w->out->len = mark;
+        w->out->errors = errors;
+        b->again = 1;
+    }
     if (*w->slot == b && !b->again) {
         blocked_release(w, BLOCKED_SERVED);
         if (w->bs) {

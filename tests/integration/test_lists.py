@@ -178,3 +178,28 @@ def test_blmove_and_blmpop_woken(server, r):
     assert results["p"] == [b"x2", [b"c", b"b"]]
     assert r.lrange("x2", 0, -1) == [b"a"]
     waiter.close()
+
+
+@pytest.mark.parametrize("cmd,change", [
+    (("BLPOP", "k", "1"), ("SET", "k", "x")),
+    (("BZPOPMIN", "k", "1"), ("SET", "k", "x")),
+    (("BLMOVE", "k", "d", "LEFT", "LEFT", "1"), ("SADD", "k", "x")),
+    (("XREAD", "BLOCK", "1000", "STREAMS", "k", "$"), ("SET", "k", "x")),
+])
+def test_blocked_pop_keeps_waiting_when_key_changes_type(server, cmd, change):
+    """As in Redis 7.0: a key that becomes another type does not answer a
+    blocked pop with WRONGTYPE; the caller waits for its timeout, or for
+    the key to hold its type again."""
+    with server.client() as waiter, server.client() as admin:
+        waiter.send_command(*cmd)
+        time.sleep(0.2)
+        admin.call(*change)
+        assert waiter.read_reply(timeout=3) == b"*-1\r\n"
+    with server.client() as waiter, server.client() as admin:
+        admin.call("DEL", "k")
+        waiter.send_command("BLPOP", "k", "5")
+        time.sleep(0.2)
+        admin.call("SET", "k", "x")
+        admin.call("DEL", "k")
+        admin.call("RPUSH", "k", "v")
+        assert waiter.read_reply(timeout=3) == b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
