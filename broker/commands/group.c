@@ -606,6 +606,12 @@ grp_xread_parse_or_reply(cmd_ctx *c, grp_xread_args *a)
     for (int i = 1; i < c->argc; i++) {
         int more = c->argc - i - 1;
         if (cmd_arg_is(c, i, "block") && more) {
+            /* Nothing may wait inside a script (Redis refuses at BLOCK). */
+            if (c->sess->flags & SESS_SCRIPT) {
+                reply_error(c->r,
+                            "ERR XREADGROUP command is not allowed with BLOCK option from scripts");
+                return -1;
+            }
             i++;
             if (cmd_get_ll_or_reply(c, i, &a->timeout,
                                     "ERR timeout is not an integer or out of range") < 0)

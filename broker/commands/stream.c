@@ -580,6 +580,12 @@ cmd_xread(cmd_ctx *c)
     for (int i = 1; i < c->argc; i++) {
         int more = c->argc - i - 1;
         if (cmd_arg_is(c, i, "block") && more) {
+            /* Nothing may wait inside a script (Redis refuses at BLOCK). */
+            if (c->sess->flags & SESS_SCRIPT) {
+                reply_error(c->r,
+                            "ERR XREAD command is not allowed with BLOCK option from scripts");
+                return;
+            }
             i++;
             if (cmd_get_ll_or_reply(c, i, &timeout,
                                     "ERR timeout is not an integer or out of range") < 0)
