@@ -502,3 +502,30 @@ def split_args(line):
                     cur += c.encode("utf-8")
             i += 1
         args.append(bytes(cur))
+
+
+def wait_pong(srv, timeout=30.0):
+    """Waits until srv answers PING with +PONG (a loading server says -LOADING)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if not srv.alive():
+            raise AssertionError("server exited while starting\n" + srv.output())
+        try:
+            with srv.client(timeout=2) as c:
+                last = c.call("PING")
+                if last == b"+PONG\r\n":
+                    return
+        except (OSError, ConnectionClosed):
+            pass
+        time.sleep(0.01)
+    raise AssertionError("no +PONG within %gs (last %r)\n%s" % (timeout, last, srv.output()))
+
+
+def sigkill(srv):
+    """SIGKILL by pid and reap; marks the exit as expected for the teardown."""
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait()
+    srv.returncode = srv.proc.returncode
+    srv.expect_failure = True
+    srv._close_logs()

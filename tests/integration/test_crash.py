@@ -21,13 +21,13 @@ against the real Redis (used to validate this harness; ctest runs runnel).
 
 import os
 import random
-import signal
 import threading
 import time
 
 import pytest
 
 import runnel
+from runnel import sigkill, wait_pong
 
 ORACLE = os.environ.get("RUNNEL_PERSIST_ORACLE")  # redis-server path: validate the harness
 KILLS_ALWAYS = 20  # SIGKILLs in the appendfsync always test
@@ -67,33 +67,6 @@ def start(server_factory):
         if srv.returncode is None:
             srv.stop(check=False)
         srv.cleanup()
-
-
-def wait_pong(srv, timeout=30.0):
-    """Waits until srv answers PING with +PONG (a loading server says -LOADING)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        if not srv.alive():
-            raise AssertionError("server exited while starting\n" + srv.output())
-        try:
-            with srv.client(timeout=2) as c:
-                last = c.call("PING")
-                if last == b"+PONG\r\n":
-                    return
-        except (OSError, runnel.ConnectionClosed):
-            pass
-        time.sleep(0.01)
-    raise AssertionError("no +PONG within %gs (last %r)\n%s" % (timeout, last, srv.output()))
-
-
-def sigkill(srv):
-    """SIGKILL by pid and reap; marks the exit as expected for the teardown."""
-    os.kill(srv.proc.pid, signal.SIGKILL)
-    srv.proc.wait()
-    srv.returncode = srv.proc.returncode
-    srv.expect_failure = True
-    srv._close_logs()
 
 
 # -- RESP decoding -------------------------------------------------------------
