@@ -260,6 +260,10 @@ int cmd_reply_wrongtype(cmd_ctx *c);
 /* Parses argv[i] as a strict integer; on failure replies "ERR value is not
  * an integer or out of range" and returns -1. */
 int cmd_get_ll_or_reply(cmd_ctx *c, int i, long long *out, const char *msg);
+/* Parses a blocking timeout in seconds (a float) at argv[i] into *ms, 0 for
+ * forever, with Redis's three errors ("not a float or out of range",
+ * "is negative", "is out of range"). Returns 0, or -1 after replying. */
+int cmd_get_timeout_or_reply(cmd_ctx *c, int i, long long *ms);
 /* 1 when argv[i], up to a NUL byte, equals s ignoring case (Redis's
  * strcasecmp on option names). */
 int cmd_arg_is(const cmd_ctx *c, int i, const char *s);

@@ -91,36 +91,6 @@ list_pop_reply(cmd_ctx *c, ks_obj *o, int tail, long long n)
     }
 }
 
-/*
- * Parses a blocking timeout in seconds at argv[i] into *ms (0 = forever).
- * Replies the error and returns -1 when it is not a number or negative.
- */
-static int
-list_timeout(cmd_ctx *c, int i, long long *ms)
-{
-    long double t, scaled;
-    if (!util_str2ld(c->argv[i].ptr, c->argv[i].len, &t)) {
-        reply_error(c->r, "ERR timeout is not a float or out of range");
-        return -1;
-    }
-    /* Seconds to whole ms, truncating; what does not fit a long long
-     * ends up negative, as the C conversion Redis relies on gives. */
-    scaled = t * 1000.0L;
-    if (scaled != scaled || scaled >= 9.2e18L || scaled <= -9.2e18L)
-        *ms = LLONG_MIN;
-    else
-        *ms = (long long)scaled;
-    if (*ms < 0) {
-        reply_error(c->r, "ERR timeout is negative");
-        return -1;
-    }
-    if (*ms > 0 && *ms > LLONG_MAX - c->now_ms) {
-        reply_error(c->r, "ERR timeout is out of range");
-        return -1;
-    }
-    return 0;
-}
-
 /* Blocks the caller on nkeys keys (indexes in keys) with timeout ms; a
  * timeout replies a null array, as Redis does for every list pop. When the
  * caller cannot block (MULTI), replies a null bulk (denied_bulk 1: BLMOVE,
@@ -272,7 +242,7 @@ list_bpop_generic(cmd_ctx *c, int tail)
     int nkeys = c->argc - 2, bad;
     int *keys;
 
-    if (list_timeout(c, c->argc - 1, &ms) != 0)
+    if (cmd_get_timeout_or_reply(c, c->argc - 1, &ms) != 0)
         return;
     for (int i = 1; i <= nkeys; i++) {
         ks_obj *o = list_lookup(c, i, 1, &bad);
@@ -318,7 +288,7 @@ list_mpop_generic(cmd_ctx *c, int first, int blocking)
     long long ms = 0, numkeys, count = 1;
     int where, bad, count_seen = 0;
 
-    if (blocking && list_timeout(c, 1, &ms) != 0)
+    if (blocking && cmd_get_timeout_or_reply(c, 1, &ms) != 0)
         return;
     if (!util_str2ll(c->argv[first].ptr, c->argv[first].len, &numkeys) || numkeys <= 0 ||
         numkeys > INT_MAX) {
@@ -475,7 +445,7 @@ cmd_blmove(cmd_ctx *c)
         cmd_reply_syntax(c);
         return;
     }
-    if (list_timeout(c, 5, &ms) != 0)
+    if (cmd_get_timeout_or_reply(c, 5, &ms) != 0)
         return;
     list_move_generic(c, from, to, ms);
 }
@@ -484,7 +454,7 @@ static void
 cmd_brpoplpush(cmd_ctx *c)
 {
     long long ms;
-    if (list_timeout(c, 3, &ms) != 0)
+    if (cmd_get_timeout_or_reply(c, 3, &ms) != 0)
         return;
     list_move_generic(c, 1, 0, ms);
 }

@@ -10,6 +10,7 @@
 #include "broker/commands/cmd.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -172,6 +173,32 @@ cmd_propagate(cmd_ctx *c, int argc, const resp_arg *argv)
     c->propagated = 1;
     if (argc > 0 && c->host && c->host->propagate)
         c->host->propagate(c->db->id, argc, argv);
+}
+
+int
+cmd_get_timeout_or_reply(cmd_ctx *c, int i, long long *ms)
+{
+    long double t, scaled;
+    if (!util_str2ld(c->argv[i].ptr, c->argv[i].len, &t)) {
+        reply_error(c->r, "ERR timeout is not a float or out of range");
+        return -1;
+    }
+    /* Seconds to whole ms, truncating; what does not fit a long long
+     * ends up negative, as the C conversion Redis relies on gives. */
+    scaled = t * 1000.0L;
+    if (scaled != scaled || scaled >= 9.2e18L || scaled <= -9.2e18L)
+        *ms = LLONG_MIN;
+    else
+        *ms = (long long)scaled;
+    if (*ms < 0) {
+        reply_error(c->r, "ERR timeout is negative");
+        return -1;
+    }
+    if (*ms > 0 && *ms > LLONG_MAX - c->now_ms) {
+        reply_error(c->r, "ERR timeout is out of range");
+        return -1;
+    }
+    return 0;
 }
 
 int

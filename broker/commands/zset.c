@@ -165,36 +165,6 @@ zset_store(cmd_ctx *c, int dst, ks_obj *res, const char *event)
     }
 }
 
-/*
- * Parses a blocking timeout in seconds at argv[i] into *ms (0 = forever),
- * with Redis's three messages. Returns 0, or -1 after replying.
- */
-static int
-zset_timeout(cmd_ctx *c, int i, long long *ms)
-{
-    long double t, scaled;
-    if (!util_str2ld(c->argv[i].ptr, c->argv[i].len, &t)) {
-        reply_error(c->r, "ERR timeout is not a float or out of range");
-        return -1;
-    }
-    /* Seconds to whole ms, truncating; what does not fit a long long ends
-     * up negative, as the conversion Redis relies on gives. */
-    scaled = t * 1000.0L;
-    if (scaled != scaled || scaled >= 9.2e18L || scaled <= -9.2e18L)
-        *ms = LLONG_MIN;
-    else
-        *ms = (long long)scaled;
-    if (*ms < 0) {
-        reply_error(c->r, "ERR timeout is negative");
-        return -1;
-    }
-    if (*ms > 0 && *ms > LLONG_MAX - c->now_ms) {
-        reply_error(c->r, "ERR timeout is out of range");
-        return -1;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------------
  * ZADD, ZINCRBY, ZREM
  * ------------------------------------------------------------------------ */
@@ -927,7 +897,7 @@ zset_bpop_generic(cmd_ctx *c, int max)
     long long ms;
     int *keys;
 
-    if (zset_timeout(c, c->argc - 1, &ms) < 0)
+    if (cmd_get_timeout_or_reply(c, c->argc - 1, &ms) < 0)
         return;
     for (int i = 1; i <= nkeys; i++) {
         ks_obj *o = zset_lookup(c, i, 1, &bad);
@@ -1000,7 +970,7 @@ zset_mpop_generic(cmd_ctx *c, int at, int blocking)
     }
     if (count == -1)
         count = 1;
-    if (blocking && zset_timeout(c, 1, &ms) < 0)
+    if (blocking && cmd_get_timeout_or_reply(c, 1, &ms) < 0)
         return;
     for (int i = at + 1; i < wi; i++) {
         ks_obj *o = zset_lookup(c, i, 1, &bad);
