@@ -138,3 +138,28 @@ cmd__scan_walk(ks_obj *o, int whole, unsigned long long cursor, const cmd__scan_
     } while (cursor != 0 && maxiter-- > 0 && it->count < (unsigned long long)a->count);
     return cursor;
 }
+
+void
+cmd__scan_collection(cmd_ctx *c, int type, int whole_enc, cmd__scan_step_fn step, size_t stride)
+{
+    unsigned long long cursor;
+    cmd__scan_args a;
+    cmd__scan_items items = {0};
+    ks_obj *o;
+
+    if (cmd__scan_cursor_or_reply(c, 2, &cursor) < 0)
+        return;
+    o = cmd_lookup_read(c, 1);
+    if (o != NULL && o->type != type) {
+        cmd_reply_wrongtype(c);
+        return;
+    }
+    if (o == NULL) {
+        cmd__scan_reply_empty(c);
+        return;
+    }
+    if (cmd__scan_opts_or_reply(c, 3, &a) < 0)
+        return;
+    cursor = cmd__scan_walk(o, o->enc == whole_enc, cursor, &a, step, &items);
+    cmd__scan_reply(c, cursor, &items, stride, &a);
+}

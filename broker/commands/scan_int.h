@@ -84,4 +84,13 @@ unsigned long long cmd__scan_walk(ks_obj *o, int whole, unsigned long long curso
 void cmd__scan_reply(cmd_ctx *c, unsigned long long cursor, cmd__scan_items *it, size_t stride,
                      const cmd__scan_args *a);
 
+/*
+ * HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n]: parses the cursor,
+ * looks the key up (WRONGTYPE unless it holds type), parses the options,
+ * then walks (whole when the value's encoding is whole_enc) and replies
+ * with items grouped by stride. Errors in Redis's order.
+ */
+void cmd__scan_collection(cmd_ctx *c, int type, int whole_enc, cmd__scan_step_fn step,
+                          size_t stride);
+
 #endif /* BROKER_COMMANDS_SCAN_INT_H */

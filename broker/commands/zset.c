@@ -1525,25 +1525,7 @@ zset_scan_step(ks_obj *o, uint64_t cursor, cmd__scan_items *it)
 static void
 cmd_zscan(cmd_ctx *c)
 {
-    unsigned long long cursor;
-    cmd__scan_args a;
-    cmd__scan_items items = {0};
-    int bad;
-    ks_obj *o;
-
-    if (cmd__scan_cursor_or_reply(c, 2, &cursor) < 0)
-        return;
-    o = zset_lookup(c, 1, 0, &bad);
-    if (bad)
-        return;
-    if (o == NULL) {
-        cmd__scan_reply_empty(c);
-        return;
-    }
-    if (cmd__scan_opts_or_reply(c, 3, &a) < 0)
-        return;
-    cursor = cmd__scan_walk(o, o->enc == KS_ENC_LISTPACK, cursor, &a, zset_scan_step, &items);
-    cmd__scan_reply(c, cursor, &items, 2, &a);
+    cmd__scan_collection(c, KS_ZSET, KS_ENC_LISTPACK, zset_scan_step, 2);
 }
 
 /* ------------------------------------------------------------------------
